@@ -4,7 +4,9 @@ length-grouped ordering, and the course's tokenization with the Pythia tokenizer
 Run from the repository root:
     ~/.cache/golamini/venv-ref/bin/python scripts/reference/data_goldens.py
 
-Writes testdata/data/numpy_goldens.json and testdata/data/tokenize_goldens.json.
+Writes testdata/data/numpy_goldens.json, testdata/data/tokenize_goldens.json, the small
+reader fixtures testdata/data/fixture_*.{jsonl,csv} and fixtures_expected.json (what Python's
+json and csv modules read from them).
 Deterministic. The tokenization part and the check of the shared split files need
 ../shared/data (or $GOLAMINI_SHARED); without it those parts are skipped with a message
 and the existing tokenize goldens are left alone.
@@ -172,6 +174,82 @@ def tokenize_cases(shared):
     return cases
 
 
+# Reader fixtures: the format corners the Go readers must handle, as raw bytes.
+FIXTURES = {
+    # UTF-8 BOM, CRLF, blank and whitespace-only lines, a both-empty row, \u escapes
+    # with a surrogate pair, raw UTF-8, an extra key, and no final newline.
+    "fixture_crlf_bom.jsonl": (
+        b'\xef\xbb\xbf{"question": "What is Lamini?", "answer": "An LLM engine."}\r\n'
+        b'\r\n'
+        b'   \t\r\n'
+        b'{"question": "", "answer": ""}\r\n'
+        b'{"answer": "Caf\\u00e9 \xe2\x98\x95 and \\ud83d\\ude00", "question": "Non-ASCII?", "extra": [1, {"a": null}]}\r\n'
+        b'{"question": "Line\\nbreak", "answer": "tab\\there \\"quoted\\" \\/ \\\\u0041"}'
+    ),
+    # LF endings, duplicate key (last wins, as in Python), only an output, final newline.
+    "fixture_lf.jsonl": (
+        b'{"input": "a", "output": "b"}\n'
+        b'{"input": "x", "input": "y", "output": "z"}\n'
+        b'{"input": "", "output": "only output"}\n'
+    ),
+    # BOM, CRLF, quoted commas, doubled quotes, CRLF and LF inside quoted fields, an empty line,
+    # a both-empty row, a bare quote in an unquoted field, raw UTF-8, no final newline.
+    "fixture_quoted.csv": (
+        b'\xef\xbb\xbfid,prompt,completion\r\n'
+        b'1,"Hello, world","He said ""hi"""\r\n'
+        b'\r\n'
+        b'2,"multi\r\nline question","and\nLF"\r\n'
+        b'3,,\r\n'
+        b'4,say "x" now,ok\r\n'
+        b'5,Caf\xc3\xa9,"x,y"'
+    ),
+}
+
+
+def write_fixtures():
+    expected = {}
+    for name, raw in FIXTURES.items():
+        path = os.path.join(OUT_DIR, name)
+        os.makedirs(OUT_DIR, exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(raw)
+        examples, rows, skipped = [], 0, []
+        if name.endswith(".jsonl"):
+            ik, ok = ("question", "answer") if "question" in raw.decode("utf-8-sig") else ("input", "output")
+            for lineno, line in enumerate(raw.decode("utf-8-sig").split("\n"), start=1):
+                line = line.rstrip("\r")
+                if line.strip(" \t\r") == "":
+                    continue
+                obj = json.loads(line)
+                inp, out = obj[ik], obj[ok]
+                if inp == "" and out == "":
+                    skipped.append(lineno)
+                else:
+                    examples.append({"input": inp, "output": out, "row": rows})
+                rows += 1
+        else:
+            ik, ok = "prompt", "completion"
+            import csv
+            import io
+            reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+            header = None
+            for rec in reader:
+                if not rec:
+                    continue
+                if header is None:
+                    header = rec
+                    continue
+                inp, out = rec[header.index(ik)], rec[header.index(ok)]
+                if inp == "" and out == "":
+                    skipped.append(-1)  # Python's csv does not give start lines
+                else:
+                    examples.append({"input": inp, "output": out, "row": rows})
+                rows += 1
+        expected[name] = {"input_key": ik, "output_key": ok, "rows": rows, "skipped": len(skipped),
+                          "skipped_lines": [l for l in skipped if l > 0], "examples": examples}
+    write("fixtures_expected.json", expected)
+
+
 def write(name, obj):
     os.makedirs(OUT_DIR, exist_ok=True)
     path = os.path.join(OUT_DIR, name)
@@ -182,6 +260,7 @@ def write(name, obj):
 
 
 def main():
+    write_fixtures()
     write("numpy_goldens.json", {
         "numpy_version": np.__version__,
         "seed_sequence": seed_sequence_cases(),
