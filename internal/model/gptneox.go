@@ -1,0 +1,309 @@
+// Package model is the GPT-NeoX (Pythia) network in Go on libtorch: the
+// architecture of HuggingFace's GPTNeoXForCausalLM (../shared/docs/DESIGN.md
+// §3), loading of HF checkpoints, and its report (module tree, parameters,
+// FLOPs, memory). All methods that touch tensors must run on the torch worker
+// thread (torch.Do).
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/golamini/golamini/internal/torch"
+)
+
+// Layer holds one transformer block's weights, named as in HF checkpoints
+// (gpt_neox.layers.{i}.…). Linear weights are [out, in].
+type Layer struct {
+	LN1W, LN1B     *torch.Tensor // input_layernorm [H]
+	LN2W, LN2B     *torch.Tensor // post_attention_layernorm [H]
+	QKVW, QKVB     *torch.Tensor // attention.query_key_value [3H, H], [3H]
+	DenseW, DenseB *torch.Tensor // attention.dense [H, H], [H]
+	FC1W, FC1B     *torch.Tensor // mlp.dense_h_to_4h [I, H], [I]
+	FC2W, FC2B     *torch.Tensor // mlp.dense_4h_to_h [H, I], [H]
+}
+
+// Model is a GPT-NeoX causal language model.
+type Model struct {
+	Config   Config
+	EmbedIn  *torch.Tensor // gpt_neox.embed_in.weight [V, H]
+	Layers   []Layer
+	FinalLNW *torch.Tensor // gpt_neox.final_layer_norm [H]
+	FinalLNB *torch.Tensor
+	EmbedOut *torch.Tensor // embed_out.weight [V, H]; the same tensor as EmbedIn when tied
+
+	Device torch.Device
+	DType  torch.DType // compute dtype of the weights
+
+	gelu     string        // libtorch gelu approximation
+	cos, sin *torch.Tensor // rotary tables [P, rot] in float32
+}
+
+// Forward options for one call.
+type Pass struct {
+	// Cache holds past keys/values; nil runs without a cache. Its length
+	// advances by T after the call.
+	Cache *Cache
+	// Positions [B, T] int64; nil means past, past+1, … for every row.
+	Positions *torch.Tensor
+	// Mask [B, 1, T, S] bool (true = may attend), S = past + T; nil means
+	// plain causal attention over everything before and at each position.
+	Mask *torch.Tensor
+}
+
+// Forward runs the network on ids [B, T] (int64) and returns the final hidden
+// states [B, T, H] (before embed_out). Use Logits for the vocabulary scores.
+func (m *Model) Forward(s *torch.Scope, ids *torch.Tensor, p Pass) *torch.Tensor {
+	if s.Err() != nil {
+		return nil
+	}
+	shape := ids.Shape()
+	if len(shape) != 2 {
+		s.Failf("model: input ids must be [batch, time], got %v", shape)
+		return nil
+	}
+	B, T := shape[0], shape[1]
+	past := int64(0)
+	if p.Cache != nil {
+		past = p.Cache.Len
+	}
+	if m.Device != torch.CPU { // inputs are made on the host
+		ids = s.To(ids, torch.Int64, m.Device)
+		if p.Positions != nil {
+			p.Positions = s.To(p.Positions, torch.Int64, m.Device)
+		}
+		if p.Mask != nil {
+			p.Mask = s.To(p.Mask, torch.Bool, m.Device)
+		}
+	}
+	cos, sin := m.rotary(s, B, T, past, p.Positions) // [B, 1, T, rot] each
+	// gotch's binding cannot pass "no mask" to scaled_dot_product_attention
+	// (it hands libtorch an undefined tensor, which it rejects), so causality
+	// is always an explicit mask: query i at position past+i sees keys ≤ it.
+	mask := p.Mask
+	if mask == nil {
+		mask = causalMask(s, T, past+T, past, m.Device) // [1, 1, T, past+T]
+	}
+
+	x := s.Embedding(m.EmbedIn, ids) // [B, T, H]
+	for i := range m.Layers {
+		var kv *layerCache
+		if p.Cache != nil {
+			kv = &p.Cache.layers[i]
+		}
+		// Each block's intermediates live in their own scope and die with it;
+		// autograd keeps what backward needs by itself.
+		ls := torch.NewScope()
+		y := m.block(ls, &m.Layers[i], x, cos, sin, kv, past, mask)
+		s.Fail(ls.Err())
+		s.Drop(x)
+		x = s.Own(ls.Keep(y))
+		ls.Close()
+	}
+	if p.Cache != nil && s.Err() == nil {
+		p.Cache.Len = past + T
+	}
+	return s.LayerNorm(x, m.FinalLNW, m.FinalLNB, m.Config.LayerNormEps)
+}
+
+// block is one transformer layer: parallel (Pythia) or sequential residual.
+func (m *Model) block(s *torch.Scope, l *Layer, x, cos, sin *torch.Tensor, kv *layerCache, past int64, mask *torch.Tensor) *torch.Tensor {
+	c := &m.Config
+	attn := m.attention(s, l, s.LayerNorm(x, l.LN1W, l.LN1B, c.LayerNormEps), cos, sin, kv, past, mask) // [B, T, H]
+	if c.UseParallelResidual {
+		// x + attn(ln1(x)) + mlp(ln2(x))
+		mlp := m.mlp(s, l, s.LayerNorm(x, l.LN2W, l.LN2B, c.LayerNormEps))
+		return s.Add(s.Add(mlp, attn), x)
+	}
+	// x = x + attn(ln1(x)); x = x + mlp(ln2(x))
+	x = s.Add(attn, x)
+	return s.Add(m.mlp(s, l, s.LayerNorm(x, l.LN2W, l.LN2B, c.LayerNormEps)), x)
+}
+
+// Logits maps hidden states [B, T, H] to vocabulary scores [B, T, V].
+func (m *Model) Logits(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
+	return s.Linear(h, m.EmbedOut, nil)
+}
+
+// attention is GPT-NeoX self-attention with a fused, per-head QKV projection
+// and partial rotary embeddings.
+func (m *Model) attention(s *torch.Scope, l *Layer, h, cos, sin *torch.Tensor, kv *layerCache, past int64, mask *torch.Tensor) *torch.Tensor {
+	c := &m.Config
+	if s.Err() != nil {
+		return nil
+	}
+	shape := h.Shape()
+	B, T := shape[0], shape[1]
+	nh, hs, rot := int64(c.NumAttentionHeads), int64(c.HeadSize), int64(c.RotaryNDims)
+
+	qkv := s.Linear(h, l.QKVW, l.QKVB)                 // [B, T, 3H]
+	qkv = s.View(qkv, B, T, nh, 3*hs)                  // [B, T, nh, 3hs]: per head q|k|v
+	q := s.Permute(s.Narrow(qkv, 3, 0, hs), 0, 2, 1, 3) // [B, nh, T, hs]
+	k := s.Permute(s.Narrow(qkv, 3, hs, hs), 0, 2, 1, 3)
+	v := s.Permute(s.Narrow(qkv, 3, 2*hs, hs), 0, 2, 1, 3)
+
+	if rot > 0 {
+		q = applyRotary(s, q, cos, sin, rot, hs)
+		k = applyRotary(s, k, cos, sin, rot, hs)
+	}
+
+	if kv != nil {
+		k, v = kv.append(s, k, v, past) // [B, nh, past+T, hs]
+	}
+	y := s.Attention(q, k, v, mask, false, 1/math.Sqrt(float64(hs))) // [B, nh, T, hs]
+	y = s.Reshape(s.Permute(y, 0, 2, 1, 3), B, T, nh*hs)                // [B, T, H]
+	return s.Linear(y, l.DenseW, l.DenseB)
+}
+
+// applyRotary rotates the first rot dims of x [B, nh, T, hs]:
+// x_rot·cos + rotate_half(x_rot)·sin, with rotate_half(a|b) = (−b)|a.
+func applyRotary(s *torch.Scope, x, cos, sin *torch.Tensor, rot, hs int64) *torch.Tensor {
+	xr := s.Narrow(x, 3, 0, rot)
+	half := rot / 2
+	rotated := s.Cat(3, s.Neg(s.Narrow(xr, 3, half, half)), s.Narrow(xr, 3, 0, half))
+	xr = s.Add(s.Mul(xr, cos), s.Mul(rotated, sin))
+	if rot == hs {
+		return xr
+	}
+	return s.Cat(3, xr, s.Narrow(x, 3, rot, hs-rot))
+}
+
+// mlp is dense_4h_to_h(gelu(dense_h_to_4h(x))).
+func (m *Model) mlp(s *torch.Scope, l *Layer, x *torch.Tensor) *torch.Tensor {
+	return s.Linear(s.Gelu(s.Linear(x, l.FC1W, l.FC1B), m.gelu), l.FC2W, l.FC2B)
+}
+
+// rotary returns cos and sin [B or 1, 1, T, rot] for the positions of this call.
+func (m *Model) rotary(s *torch.Scope, B, T, past int64, positions *torch.Tensor) (cos, sin *torch.Tensor) {
+	rot := int64(m.Config.RotaryNDims)
+	if rot == 0 {
+		return nil, nil
+	}
+	need := past + T
+	if positions != nil {
+		ps, err := positions.Int64s()
+		if err != nil {
+			s.Fail(err)
+			return nil, nil
+		}
+		for _, p := range ps {
+			if p+1 > need {
+				need = p + 1
+			}
+		}
+	}
+	if err := m.ensureRotary(need); err != nil {
+		s.Fail(err)
+		return nil, nil
+	}
+	if positions == nil {
+		cos = s.View(s.Narrow(m.cos, 0, past, T), 1, 1, T, rot) // [1, 1, T, rot]
+		sin = s.View(s.Narrow(m.sin, 0, past, T), 1, 1, T, rot)
+		return cos, sin
+	}
+	flat := s.Reshape(positions, -1)
+	cos = s.View(s.IndexSelect(m.cos, 0, flat), B, 1, T, rot) // [B, 1, T, rot]
+	sin = s.View(s.IndexSelect(m.sin, 0, flat), B, 1, T, rot)
+	return cos, sin
+}
+
+// ensureRotary builds the cos/sin tables for at least n positions, the way
+// HF does: inv_freq = 1/base^(2i/rot), freqs = t ⊗ inv_freq, emb = freqs|freqs.
+func (m *Model) ensureRotary(n int64) error {
+	if m.cos != nil && m.cos.Shape()[0] >= n {
+		return nil
+	}
+	if p := int64(m.Config.MaxPositionEmbeddings); n < p {
+		n = p
+	}
+	rot := int64(m.Config.RotaryNDims)
+	s := torch.NewScope()
+	defer s.Close()
+	idx := s.To(s.Arange(0, rot/2, torch.Int64, torch.CPU), torch.Float32, torch.CPU)
+	exp := s.MulScalar(idx, 2/float64(rot))                                   // 2i/rot
+	inv := s.Reciprocal(s.PowScalarBase(m.Config.RotaryEmbBase, exp))         // [rot/2]
+	t := s.To(s.Arange(0, n, torch.Int64, torch.CPU), torch.Float32, torch.CPU) // [n]
+	freqs := s.Outer(t, inv)                                                  // [n, rot/2]
+	emb := s.Cat(1, freqs, freqs)                                             // [n, rot]
+	cos := s.To(s.Cos(emb), torch.Float32, m.Device)
+	sin := s.To(s.Sin(emb), torch.Float32, m.Device)
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("model: rotary tables: %w", err)
+	}
+	m.cos.Free()
+	m.sin.Free()
+	m.cos, m.sin = s.Keep(cos), s.Keep(sin)
+	if m.DType != torch.Float32 {
+		s2 := torch.NewScope()
+		defer s2.Close()
+		c, sn := s2.To(m.cos, m.DType, m.Device), s2.To(m.sin, m.DType, m.Device)
+		if err := s2.Err(); err != nil {
+			return fmt.Errorf("model: rotary tables: %w", err)
+		}
+		m.cos.Free()
+		m.sin.Free()
+		m.cos, m.sin = s2.Keep(c), s2.Keep(sn)
+	}
+	return nil
+}
+
+// causalMask returns a bool mask [1, 1, T, S] where query i (at absolute
+// position offset+i) may attend key j iff j ≤ offset+i.
+func causalMask(s *torch.Scope, T, S, offset int64, dev torch.Device) *torch.Tensor {
+	ones := s.Ones([]int64{T, S}, torch.Bool, dev)
+	return s.View(s.Tril(ones, offset), 1, 1, T, S) // [1, 1, T, S]
+}
+
+// Free releases all weights and tables.
+func (m *Model) Free() {
+	if m == nil {
+		return
+	}
+	tied := m.EmbedOut == m.EmbedIn
+	for _, p := range m.Parameters() {
+		p.Tensor.Free()
+	}
+	if !tied {
+		m.EmbedOut.Free()
+	}
+	m.cos.Free()
+	m.sin.Free()
+}
+
+// NamedTensor is a parameter with its HF checkpoint name.
+type NamedTensor struct {
+	Name   string
+	Tensor *torch.Tensor
+}
+
+// Parameters lists the trainable tensors with their HF names, in HF's
+// registration order. A tied embed_out is listed once, as embed_in.
+func (m *Model) Parameters() []NamedTensor {
+	ps := []NamedTensor{{"gpt_neox.embed_in.weight", m.EmbedIn}}
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		pre := fmt.Sprintf("gpt_neox.layers.%d.", i)
+		add := func(n string, t *torch.Tensor) {
+			if t != nil {
+				ps = append(ps, NamedTensor{pre + n, t})
+			}
+		}
+		add("input_layernorm.weight", l.LN1W)
+		add("input_layernorm.bias", l.LN1B)
+		add("post_attention_layernorm.weight", l.LN2W)
+		add("post_attention_layernorm.bias", l.LN2B)
+		add("attention.query_key_value.weight", l.QKVW)
+		add("attention.query_key_value.bias", l.QKVB)
+		add("attention.dense.weight", l.DenseW)
+		add("attention.dense.bias", l.DenseB)
+		add("mlp.dense_h_to_4h.weight", l.FC1W)
+		add("mlp.dense_h_to_4h.bias", l.FC1B)
+		add("mlp.dense_4h_to_h.weight", l.FC2W)
+		add("mlp.dense_4h_to_h.bias", l.FC2B)
+	}
+	ps = append(ps, NamedTensor{"gpt_neox.final_layer_norm.weight", m.FinalLNW}, NamedTensor{"gpt_neox.final_layer_norm.bias", m.FinalLNB})
+	if m.EmbedOut != m.EmbedIn {
+		ps = append(ps, NamedTensor{"embed_out.weight", m.EmbedOut})
+	}
+	return ps
+}
