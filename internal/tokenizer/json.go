@@ -1,0 +1,204 @@
+package tokenizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	sugar "github.com/sugarme/tokenizer"
+)
+
+// fileJSON is the top level of a Hugging Face tokenizer.json.
+type fileJSON struct {
+	Version       string              `json:"version"`
+	Truncation    json.RawMessage     `json:"truncation"`
+	Padding       json.RawMessage     `json:"padding"`
+	AddedTokens   []sugar.TokenConfig `json:"added_tokens"`
+	Normalizer    json.RawMessage     `json:"normalizer"`
+	PreTokenizer  json.RawMessage     `json:"pre_tokenizer"`
+	PostProcessor json.RawMessage     `json:"post_processor"`
+	Decoder       json.RawMessage     `json:"decoder"`
+	Model         json.RawMessage     `json:"model"`
+}
+
+// componentJSON holds the fields of the pipeline components we support; type
+// tells which it is.
+type componentJSON struct {
+	Type           string            `json:"type"`
+	AddPrefixSpace *bool             `json:"add_prefix_space"`
+	UseRegex       *bool             `json:"use_regex"`
+	Normalizers    []json.RawMessage `json:"normalizers"`
+	Pretokenizers  []json.RawMessage `json:"pretokenizers"`
+	Processors     []json.RawMessage `json:"processors"`
+	Decoders       []json.RawMessage `json:"decoders"`
+}
+
+// modelJSON is a tokenizer.json "model" section.
+type modelJSON struct {
+	Type                    string          `json:"type"`
+	Dropout                 *float64        `json:"dropout"`
+	UnkToken                *string         `json:"unk_token"`
+	ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string         `json:"end_of_word_suffix"`
+	FuseUnk                 bool            `json:"fuse_unk"`
+	ByteFallback            bool            `json:"byte_fallback"`
+	IgnoreMerges            bool            `json:"ignore_merges"`
+	Vocab                   map[string]int  `json:"vocab"`
+	Merges                  json.RawMessage `json:"merges"`
+}
+
+func isNull(m json.RawMessage) bool {
+	m = bytes.TrimSpace(m)
+	return len(m) == 0 || bytes.Equal(m, []byte("null"))
+}
+
+func parseComponent(what string, m json.RawMessage) (*componentJSON, error) {
+	if isNull(m) {
+		return nil, nil
+	}
+	var c componentJSON
+	if err := json.Unmarshal(m, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if c.Type == "" {
+		return nil, fmt.Errorf("%s: missing \"type\"", what)
+	}
+	return &c, nil
+}
+
+// unsupported is the error for a tokenizer.json component we do not implement.
+func unsupported(what, typ string) error {
+	return fmt.Errorf("%s type %q is not supported (this package implements byte-level BPE tokenizers of the GPT-2/GPT-NeoX family)", what, typ)
+}
+
+// parseNormalizer returns the normalization forms to apply, in order.
+func parseNormalizer(m json.RawMessage) ([]normForm, error) {
+	c, err := parseComponent("normalizer", m)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	switch c.Type {
+	case "NFC", "NFD", "NFKC", "NFKD":
+		return []normForm{normForms[c.Type]}, nil
+	case "Sequence":
+		var all []normForm
+		for i, sub := range c.Normalizers {
+			f, err := parseNormalizer(sub)
+			if err != nil {
+				return nil, fmt.Errorf("normalizer Sequence item %d: %w", i, err)
+			}
+			all = append(all, f...)
+		}
+		return all, nil
+	default:
+		return nil, unsupported("normalizer", c.Type)
+	}
+}
+
+// preTokenizerConfig is the supported pre-tokenizer: ByteLevel.
+type preTokenizerConfig struct {
+	addPrefixSpace bool
+	useRegex       bool
+}
+
+func parsePreTokenizer(m json.RawMessage) (preTokenizerConfig, error) {
+	c, err := parseComponent("pre_tokenizer", m)
+	if err != nil {
+		return preTokenizerConfig{}, err
+	}
+	if c == nil {
+		return preTokenizerConfig{}, fmt.Errorf("pre_tokenizer: null is not supported (a byte-level BPE tokenizer needs the ByteLevel pre-tokenizer)")
+	}
+	if c.Type != "ByteLevel" {
+		return preTokenizerConfig{}, unsupported("pre_tokenizer", c.Type)
+	}
+	p := preTokenizerConfig{useRegex: true}
+	if c.AddPrefixSpace != nil {
+		p.addPrefixSpace = *c.AddPrefixSpace
+	}
+	if c.UseRegex != nil {
+		p.useRegex = *c.UseRegex
+	}
+	return p, nil
+}
+
+// parseDecoder reports whether the decoder is ByteLevel (true) or null (false).
+func parseDecoder(m json.RawMessage) (byteLevel bool, err error) {
+	c, err := parseComponent("decoder", m)
+	if err != nil || c == nil {
+		return false, err
+	}
+	if c.Type != "ByteLevel" {
+		return false, unsupported("decoder", c.Type)
+	}
+	return true, nil
+}
+
+// checkPostProcessor accepts the post-processors that add nothing to Encode's
+// output: ByteLevel (offsets only), TemplateProcessing (only applied when
+// special tokens are added, which Encode never does) and Sequences of them.
+func checkPostProcessor(m json.RawMessage) error {
+	c, err := parseComponent("post_processor", m)
+	if err != nil || c == nil {
+		return err
+	}
+	switch c.Type {
+	case "ByteLevel", "TemplateProcessing":
+		return nil
+	case "Sequence":
+		for i, sub := range c.Processors {
+			if err := checkPostProcessor(sub); err != nil {
+				return fmt.Errorf("post_processor Sequence item %d: %w", i, err)
+			}
+		}
+		return nil
+	default:
+		return unsupported("post_processor", c.Type)
+	}
+}
+
+// parseMerges reads "merges" in either form: ["a b", ...] (tokenizers < 0.20)
+// or [["a", "b"], ...] (newer files).
+func parseMerges(m json.RawMessage) ([][2]string, error) {
+	if isNull(m) {
+		return nil, nil
+	}
+	var strs []string
+	if err := json.Unmarshal(m, &strs); err == nil {
+		out := make([][2]string, len(strs))
+		for i, s := range strs {
+			a, b, ok := splitMerge(s)
+			if !ok {
+				return nil, fmt.Errorf("merges[%d] = %q: want two tokens separated by one space", i, s)
+			}
+			out[i] = [2]string{a, b}
+		}
+		return out, nil
+	}
+	var pairs [][]string
+	if err := json.Unmarshal(m, &pairs); err != nil {
+		return nil, fmt.Errorf("merges: want a list of \"a b\" strings or of [a, b] pairs: %w", err)
+	}
+	out := make([][2]string, len(pairs))
+	for i, p := range pairs {
+		if len(p) != 2 {
+			return nil, fmt.Errorf("merges[%d]: want 2 tokens, got %d", i, len(p))
+		}
+		out[i] = [2]string{p[0], p[1]}
+	}
+	return out, nil
+}
+
+// splitMerge splits "a b" the way tokenizers does (exactly two parts).
+func splitMerge(s string) (a, b string, ok bool) {
+	i := strings.IndexByte(s, ' ')
+	if i < 0 {
+		return "", "", false
+	}
+	a, b = s[:i], s[i+1:]
+	if strings.IndexByte(b, ' ') >= 0 {
+		return "", "", false
+	}
+	return a, b, true
+}

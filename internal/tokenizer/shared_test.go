@@ -1,0 +1,107 @@
+package tokenizer
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// caseRow is a row of the shared reference files: {"text", "ids"} made by
+// Hugging Face's tokenizers engine with the Pythia tokenizer.
+type caseRow struct {
+	Text string `json:"text"`
+	IDs  []int  `json:"ids"`
+}
+
+func readCases(t testing.TB, path string) []caseRow {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows []caseRow
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for n := 1; sc.Scan(); n++ {
+		var r caseRow
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%s line %d: %v", path, n, err)
+		}
+		rows = append(rows, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
+}
+
+var (
+	pythiaOnce sync.Once
+	pythiaTok  *Tokenizer
+	pythiaErr  error
+)
+
+func pythia(t testing.TB) *Tokenizer {
+	t.Helper()
+	path := sharedFile(t, "pythia-tokenizer.json")
+	pythiaOnce.Do(func() { pythiaTok, pythiaErr = LoadFile(path) })
+	if pythiaErr != nil {
+		t.Fatal(pythiaErr)
+	}
+	return pythiaTok
+}
+
+func checkCases(t *testing.T, tok *Tokenizer, rows []caseRow) {
+	t.Helper()
+	bad := 0
+	for i, r := range rows {
+		got := tok.Encode(r.Text)
+		if !slices.Equal(got, r.IDs) {
+			bad++
+			if bad <= 10 {
+				t.Errorf("row %d %q:\n got  %v\n want %v", i, trunc(r.Text), got, r.IDs)
+			}
+		}
+		if dec, want := tok.Decode(r.IDs, false), norm.NFC.String(r.Text); dec != want {
+			bad++
+			if bad <= 10 {
+				t.Errorf("row %d: Decode = %q, want NFC(text) %q", i, trunc(dec), trunc(want))
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d mismatches in %d rows", bad, len(rows))
+	}
+}
+
+func trunc(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}
+
+// TestPythiaSharedCases: the 41 reference cases of ../shared/data/tokenizer-cases.jsonl.
+func TestPythiaSharedCases(t *testing.T) {
+	rows := readCases(t, sharedFile(t, "tokenizer-cases.jsonl"))
+	if len(rows) != 41 {
+		t.Fatalf("want 41 cases, read %d", len(rows))
+	}
+	checkCases(t, pythia(t), rows)
+}
+
+// TestPythiaLaminiQA: the 1,400 question+answer texts of lamini_docs, when
+// ../shared/data/lamini-qa-tokenizer-cases.jsonl exists.
+func TestPythiaLaminiQA(t *testing.T) {
+	rows := readCases(t, sharedFile(t, "lamini-qa-tokenizer-cases.jsonl"))
+	if len(rows) != 1400 {
+		t.Fatalf("want 1400 rows, read %d", len(rows))
+	}
+	checkCases(t, pythia(t), rows)
+}
