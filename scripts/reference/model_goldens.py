@@ -27,6 +27,7 @@ import sys
 
 import torch
 import transformers
+from tokenizers import Tokenizer
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -102,6 +103,27 @@ def goldens(model, inputs, cols, new_tokens=20):
     return {"columns": cols, "rows": rows, "greedy": greedy}
 
 
+def scores(model, tok):
+    """Per-token log-probabilities of texts, and lm-eval-harness style log-likelihoods."""
+    texts = ["How do I fine-tune a model in Go?", "The runner loads a checkpoint.\n\nThen it trains  on CPU."]
+    out = {"texts": [], "loglikelihood": []}
+    for t in texts:
+        ids = tok.encode(t, add_special_tokens=False).ids
+        with torch.no_grad():
+            lp = torch.log_softmax(model(torch.tensor([ids])).logits.float()[0, :-1], -1)
+        out["texts"].append({"text": t, "ids": ids, "logprobs": lp.gather(1, torch.tensor(ids[1:])[:, None])[:, 0].tolist()})
+    for ctx, cont in [("Question: What does the SDK train? Answer:", " GPT-NeoX models"), ("Go is a", " language")]:
+        c, k = tok.encode(ctx, add_special_tokens=False).ids, tok.encode(cont, add_special_tokens=False).ids
+        ids = torch.tensor([c + k])
+        with torch.no_grad():
+            lp = torch.log_softmax(model(ids).logits.float()[0], -1)
+        pos = range(len(c) - 1, len(c) + len(k) - 1)
+        total = sum(lp[p, ids[0, p + 1]].item() for p in pos)
+        greedy = all(lp[p].argmax().item() == ids[0, p + 1].item() for p in pos)
+        out["loglikelihood"].append({"context": ctx, "continuation": cont, "logprob": total, "greedy": greedy})
+    return out
+
+
 def copy_tokenizer(dst):
     for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(os.path.join(TOK, f), os.path.join(dst, f))
@@ -149,6 +171,7 @@ def main():
     inputs = [torch.randint(2, 1024, (8,), generator=g).tolist(), torch.randint(2, 1024, (3,), generator=g).tolist(),
               torch.randint(2, 1024, (6,), generator=g).tolist()]
     result["models"]["tiny-seq"] = {**goldens(seq, inputs, list(range(0, 1024, 8))), **report(seq)}
+    result["models"]["tiny-seq"]["scores"] = scores(seq, Tokenizer.from_file(os.path.join(TOK, "tokenizer.json")))
 
     # The pythia-70m configuration: reports only (built on the meta device, no weights).
     with torch.device("meta"):

@@ -1,0 +1,170 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/golamini/golamini/internal/generate"
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/tokenizer"
+)
+
+// GenerateOptions control text generation.
+type GenerateOptions struct {
+	// MaxNewTokens is the most tokens generated per prompt (default 100,
+	// as the course's inference helper).
+	MaxNewTokens int
+	// MaxInputTokens truncates long prompts from the left (default 1000,
+	// as the course; 0 = the model's context minus MaxNewTokens).
+	MaxInputTokens int
+	// Temperature 0 is greedy decoding; > 0 samples.
+	Temperature float64
+	// TopK keeps the K most likely tokens when sampling (0 = off).
+	TopK int
+	// TopP is nucleus sampling's probability mass (1 = off).
+	TopP float64
+	// RepetitionPenalty > 1 discourages repeating tokens (1 = off).
+	RepetitionPenalty float64
+	// StopAtEOS ends generation at the end-of-text token (default true).
+	StopAtEOS bool
+	// StopStrings end generation when the output contains one; the output
+	// is cut before it.
+	StopStrings []string
+	// Seed for sampling; the same seed gives the same text.
+	Seed uint64
+}
+
+// DefaultGenerateOptions is greedy decoding of up to 100 new tokens from a
+// prompt of at most 1000 tokens, stopping at EOS.
+func DefaultGenerateOptions() GenerateOptions {
+	return GenerateOptions{MaxNewTokens: 100, MaxInputTokens: 1000, TopP: 1, RepetitionPenalty: 1, StopAtEOS: true}
+}
+
+// Generation is the result of one prompt.
+type Generation struct {
+	PromptIDs []int  `json:"prompt_ids"` // the prompt's tokens as given to the model (after truncation)
+	NewIDs    []int  `json:"new_ids"`    // generated tokens (EOS included if generated)
+	Text      string `json:"text"`       // decoded new tokens, special tokens skipped, cut at a stop string
+	Reason    string `json:"-"`          // why it stopped: length, eos, stop or callback
+}
+
+// Infer continues prompt with greedy decoding (DefaultGenerateOptions) and
+// returns only the new text. After Train it uses the trained weights.
+func (r *Runner) Infer(prompt string) (string, error) {
+	g, err := r.Generate(context.Background(), []string{prompt}, DefaultGenerateOptions())
+	if err != nil {
+		return "", err
+	}
+	return g[0].Text, nil
+}
+
+// InferBatch continues several prompts in one left-padded batch; each gets
+// what it would get alone.
+func (r *Runner) InferBatch(ctx context.Context, prompts []string, o GenerateOptions) ([]string, error) {
+	gs, err := r.Generate(ctx, prompts, o)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.Text
+	}
+	return out, nil
+}
+
+// InferStream generates for one prompt and calls onText with each new piece
+// of text as soon as it decodes to whole characters. Returning false from
+// onText stops generation. It returns the whole new text.
+func (r *Runner) InferStream(ctx context.Context, prompt string, o GenerateOptions, onText func(piece string) bool) (string, error) {
+	var newIDs []int
+	sent := 0
+	cb := func(row, id int) bool {
+		newIDs = append(newIDs, id)
+		text := r.tok.Decode(newIDs, true)
+		// Hold back a trailing partial character (decoded as U+FFFD).
+		if strings.HasSuffix(text, string(utf8.RuneError)) {
+			return true
+		}
+		if len(text) > sent {
+			piece := text[sent:]
+			sent = len(text)
+			return onText(piece)
+		}
+		return true
+	}
+	gs, err := r.generate(ctx, []string{prompt}, o, cb)
+	if err != nil {
+		return "", err
+	}
+	return gs[0].Text, nil
+}
+
+// Generate continues prompts and returns ids and text for each.
+func (r *Runner) Generate(ctx context.Context, prompts []string, o GenerateOptions) ([]Generation, error) {
+	return r.generate(ctx, prompts, o, nil)
+}
+
+func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptions, cb generate.Callback) ([]Generation, error) {
+	if len(prompts) == 0 {
+		return nil, fmt.Errorf("runner: no prompts")
+	}
+	ctxLen := r.model.Config.MaxPositionEmbeddings
+	if o.MaxNewTokens >= ctxLen {
+		return nil, fmt.Errorf("runner: max new tokens %d must be below the model's context of %d", o.MaxNewTokens, ctxLen)
+	}
+	maxIn := ctxLen - o.MaxNewTokens
+	if o.MaxInputTokens > 0 && o.MaxInputTokens < maxIn {
+		maxIn = o.MaxInputTokens
+	}
+	ids := make([][]int, len(prompts))
+	for i, p := range prompts {
+		ids[i] = tokenizer.Truncate(r.tok.Encode(p), maxIn, tokenizer.Left)
+		if len(ids[i]) == 0 {
+			ids[i] = []int{r.tok.EOSID()} // an empty prompt starts from end-of-text, like GPT-2 style models do
+		}
+	}
+	go_ := generate.Options{
+		MaxNewTokens: o.MaxNewTokens, Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP,
+		RepetitionPenalty: o.RepetitionPenalty, StopAtEOS: o.StopAtEOS, EOSID: r.tok.EOSID(),
+		StopStrings: o.StopStrings, Seed: o.Seed, UseCache: true,
+	}
+	if len(o.StopStrings) > 0 {
+		go_.Decode = func(ids []int) string { return r.tok.Decode(ids, true) }
+	}
+	var res []generate.Result
+	err := r.do(func(m *model.Model) error {
+		var err error
+		res, err = generate.Generate(ctx, m, ids, go_, cb)
+		return err
+	})
+	if err != nil && res == nil {
+		return nil, fmt.Errorf("runner: generate: %w", err)
+	}
+	out := make([]Generation, len(prompts))
+	for i, rr := range res {
+		text := r.tok.Decode(rr.NewIDs, true)
+		if rr.Reason == generate.StopString {
+			text = cutAtStop(text, o.StopStrings)
+		}
+		out[i] = Generation{PromptIDs: ids[i], NewIDs: rr.NewIDs, Text: text, Reason: rr.Reason}
+	}
+	if err != nil {
+		return out, fmt.Errorf("runner: generate: %w", err)
+	}
+	return out, nil
+}
+
+func cutAtStop(text string, stops []string) string {
+	cut := len(text)
+	for _, s := range stops {
+		if s == "" {
+			continue
+		}
+		if i := strings.Index(text, s); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	return text[:cut]
+}

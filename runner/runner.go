@@ -1,0 +1,219 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/tokenizer"
+	"github.com/golamini/golamini/internal/torch"
+)
+
+// Options configure New. Start from DefaultOptions or pass Option functions.
+type Options struct {
+	// Device is "auto" (CUDA when libtorch sees a GPU, else CPU), "cpu",
+	// "cuda" or "cuda:N". Asking for CUDA where there is none is an error.
+	Device string
+	// DType is the compute dtype of the weights: "float32" (default),
+	// "float16" or "bfloat16", whatever the checkpoint stores.
+	DType string
+	// Logger receives structured progress (zerolog). Default: disabled.
+	Logger zerolog.Logger
+	// Seed seeds sampling and data shuffling.
+	Seed uint64
+	// Tokenizer overrides where tokenizer.json is read from (a file or a
+	// directory); default: the model directory.
+	Tokenizer string
+}
+
+// DefaultOptions returns auto device, float32, no logging, seed 0.
+func DefaultOptions() Options {
+	return Options{Device: "auto", DType: "float32", Logger: zerolog.Nop()}
+}
+
+// Option changes Options.
+type Option func(*Options)
+
+// WithDevice sets Options.Device.
+func WithDevice(d string) Option { return func(o *Options) { o.Device = d } }
+
+// WithDType sets Options.DType.
+func WithDType(d string) Option { return func(o *Options) { o.DType = d } }
+
+// WithLogger sets Options.Logger.
+func WithLogger(l zerolog.Logger) Option { return func(o *Options) { o.Logger = l } }
+
+// WithSeed sets Options.Seed.
+func WithSeed(s uint64) Option { return func(o *Options) { o.Seed = s } }
+
+// WithTokenizer sets Options.Tokenizer.
+func WithTokenizer(path string) Option { return func(o *Options) { o.Tokenizer = path } }
+
+// Runner holds a model, its tokenizer and the data loaded for training.
+type Runner struct {
+	opts   Options
+	log    zerolog.Logger
+	source string // what New was given
+	dir    string // local model directory
+	device torch.Device
+	dtype  torch.DType
+	tok    *tokenizer.Tokenizer
+
+	mu    sync.Mutex // guards the fields below
+	model *model.Model
+}
+
+// New loads a model: a local HuggingFace model directory (config.json,
+// tokenizer.json and safetensors or .bin weights).
+func New(modelPath string, opts ...Option) (*Runner, error) {
+	return NewContext(context.Background(), modelPath, opts...)
+}
+
+// NewContext is New with a context for cancellation.
+func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner, error) {
+	o := DefaultOptions()
+	for _, f := range opts {
+		f(&o)
+	}
+	r := &Runner{opts: o, log: o.Logger, source: modelPath}
+	var err error
+	if r.dtype, err = parseDType(o.DType); err != nil {
+		return nil, err
+	}
+	if r.device, err = parseDevice(o.Device); err != nil {
+		return nil, err
+	}
+	if r.dir, err = resolveModel(ctx, modelPath, o); err != nil {
+		return nil, err
+	}
+	tokPath := r.dir
+	if o.Tokenizer != "" {
+		tokPath = o.Tokenizer
+	}
+	if r.tok, err = loadTokenizer(tokPath); err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	err = torch.Do(func() error {
+		m, err := model.Load(ctx, r.dir, model.LoadOptions{Device: r.device, DType: r.dtype})
+		if err != nil {
+			return err
+		}
+		r.model = m
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	if r.tok.VocabSize() > r.model.Config.VocabSize {
+		r.Close()
+		return nil, fmt.Errorf("runner: tokenizer has %d ids but the model's vocab_size is %d", r.tok.VocabSize(), r.model.Config.VocabSize)
+	}
+	r.log.Info().Str("model", modelPath).Str("dir", r.dir).Str("device", r.device.String()).
+		Str("dtype", r.dtype.String()).Int64("parameters", r.model.Config.NumParameters(false)).Msg("model loaded")
+	return r, nil
+}
+
+// resolveModel turns what the user gave into a local model directory.
+func resolveModel(ctx context.Context, name string, o Options) (string, error) {
+	if st, err := os.Stat(name); err == nil {
+		if !st.IsDir() {
+			return "", fmt.Errorf("runner: model %q is a file; give the model directory that holds config.json", name)
+		}
+		if _, err := os.Stat(filepath.Join(name, "config.json")); err != nil {
+			return "", fmt.Errorf("runner: model directory %q has no config.json", name)
+		}
+		return name, nil
+	}
+	return resolveHub(ctx, name, o)
+}
+
+func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	if st.IsDir() {
+		return tokenizer.Load(path)
+	}
+	return tokenizer.LoadFile(path)
+}
+
+func parseDType(s string) (torch.DType, error) {
+	switch strings.ToLower(s) {
+	case "", "float32", "fp32", "float":
+		return torch.Float32, nil
+	case "float16", "fp16", "half":
+		return torch.Float16, nil
+	case "bfloat16", "bf16":
+		return torch.BFloat16, nil
+	}
+	return 0, fmt.Errorf("runner: unknown dtype %q (float32, float16, bfloat16)", s)
+}
+
+func parseDevice(s string) (torch.Device, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case s == "" || s == "auto":
+		if torch.CUDAAvailable() {
+			return torch.CUDA(0), nil
+		}
+		return torch.CPU, nil
+	case s == "cpu":
+		return torch.CPU, nil
+	case s == "cuda" || strings.HasPrefix(s, "cuda:"):
+		i := 0
+		if s != "cuda" {
+			if _, err := fmt.Sscanf(s, "cuda:%d", &i); err != nil || i < 0 {
+				return 0, fmt.Errorf("runner: bad device %q (want cpu, cuda or cuda:N)", s)
+			}
+		}
+		if !torch.CUDAAvailable() {
+			return 0, errors.New("runner: CUDA was asked for but libtorch sees no CUDA device (is this a CUDA build of libtorch? see the README's CUDA section)")
+		}
+		if n := torch.CUDADeviceCount(); i >= n {
+			return 0, fmt.Errorf("runner: device %q asked for but only %d CUDA device(s) exist", s, n)
+		}
+		return torch.CUDA(i), nil
+	}
+	return 0, fmt.Errorf("runner: unknown device %q (auto, cpu, cuda, cuda:N)", s)
+}
+
+// Close frees the model's memory. The Runner is unusable afterwards.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	m := r.model
+	r.model = nil
+	r.mu.Unlock()
+	if m != nil {
+		_ = torch.Do(func() error { m.Free(); return nil })
+	}
+}
+
+// Dir returns the local model directory.
+func (r *Runner) Dir() string { return r.dir }
+
+// Config returns the model's configuration.
+func (r *Runner) Config() model.Config { return r.model.Config }
+
+// Tokenizer returns the runner's tokenizer.
+func (r *Runner) Tokenizer() *tokenizer.Tokenizer { return r.tok }
+
+// do runs fn with the current model on the torch worker.
+func (r *Runner) do(fn func(m *model.Model) error) error {
+	return torch.Do(func() error {
+		r.mu.Lock()
+		m := r.model
+		r.mu.Unlock()
+		if m == nil {
+			return errors.New("runner: closed")
+		}
+		return fn(m)
+	})
+}
