@@ -103,14 +103,17 @@ func parseJSONLine(line []byte, file string, n int, inputKey, outputKey string) 
 	if trimmed[0] != '{' {
 		return Example{}, inputErr(file, n, "", ErrMalformed, "not a JSON object (line starts with %q)", firstRunes(trimmed, 12))
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(line, &obj); err != nil {
+	// Validate without building values (Unmarshal checks the syntax of the
+	// whole input before decoding, and an empty struct keeps nothing), then
+	// locate the fields in place: only the two wanted strings are copied.
+	if err := json.Unmarshal(line, new(struct{})); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return Example{}, inputErr(file, n, "", ErrMalformed, "%v (at column %d)", se, se.Offset)
 		}
 		return Example{}, inputErr(file, n, "", ErrMalformed, "%v", err)
 	}
+	obj := objectFields(line)
 	if !utf8.Valid(line) {
 		return Example{}, invalidUTF8InLine(line, obj, file, n, inputKey, outputKey)
 	}
@@ -126,7 +129,7 @@ func parseJSONLine(line []byte, file string, n int, inputKey, outputKey string) 
 }
 
 // stringField extracts the string under key.
-func stringField(obj map[string]json.RawMessage, file string, n int, key string) (string, error) {
+func stringField(obj map[string][]byte, file string, n int, key string) (string, error) {
 	raw, ok := obj[key]
 	if !ok {
 		return "", inputErr(file, n, key, ErrMissingKey, "keys present: %s", presentKeys(obj))
@@ -137,6 +140,9 @@ func stringField(obj map[string]json.RawMessage, file string, n int, key string)
 	if err := checkSurrogates(raw); err != nil {
 		return "", inputErr(file, n, key, ErrInvalidUTF8, "%v", err)
 	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", inputErr(file, n, key, ErrMalformed, "%v", err)
@@ -144,9 +150,96 @@ func stringField(obj map[string]json.RawMessage, file string, n int, key string)
 	return s, nil
 }
 
+// objectFields maps the keys of a syntactically valid JSON object to the
+// raw bytes of their values, which alias b (a later duplicate key wins, as
+// in Python's json and Go's decoder).
+func objectFields(b []byte) map[string][]byte {
+	fields := make(map[string][]byte, 4)
+	i := skipSpace(b, 0) + 1 // past '{'
+	for {
+		i = skipSpace(b, i)
+		if b[i] == '}' {
+			return fields
+		}
+		end := stringEnd(b, i)
+		key := decodeKey(b[i:end])
+		i = skipSpace(b, end) + 1 // past ':'
+		i = skipSpace(b, i)
+		end = valueEnd(b, i)
+		fields[key] = b[i:end]
+		i = skipSpace(b, end)
+		if b[i] != ',' {
+			return fields // '}'
+		}
+		i++
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// valueEnd returns the index just past the value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = stringEnd(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	default:
+		j := i
+		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\r' && b[j] != '\n' {
+			j++
+		}
+		return j
+	}
+}
+
+// decodeKey turns a raw JSON string into its text.
+func decodeKey(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
+	var k string
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return string(raw)
+	}
+	return k
+}
+
 // invalidUTF8InLine builds the error for a line that is not valid UTF-8,
 // naming the key whose value (or name) holds the bad bytes.
-func invalidUTF8InLine(line []byte, obj map[string]json.RawMessage, file string, n int, inputKey, outputKey string) error {
+func invalidUTF8InLine(line []byte, obj map[string][]byte, file string, n int, inputKey, outputKey string) error {
 	col := 1
 	for i := 0; i < len(line); {
 		r, size := utf8.DecodeRune(line[i:])
@@ -173,7 +266,7 @@ func invalidUTF8InLine(line []byte, obj map[string]json.RawMessage, file string,
 }
 
 // jsonKind names the JSON type of a raw value.
-func jsonKind(raw json.RawMessage) string {
+func jsonKind(raw []byte) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "nothing"
@@ -248,7 +341,7 @@ func hex4(b []byte, at int) (rune, bool) {
 	return v, true
 }
 
-func presentKeys(obj map[string]json.RawMessage) string {
+func presentKeys(obj map[string][]byte) string {
 	if len(obj) == 0 {
 		return "none"
 	}
