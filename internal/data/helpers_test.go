@@ -5,46 +5,23 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/golamini/golamini/internal/testutil"
 )
 
-// repoRoot walks up from the package directory to the folder holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return testutil.RepoRoot(t) }
 
-// sharedData returns ../shared/data (or $GOLAMINI_SHARED/data), skipping the
-// test when it is absent.
+// sharedData returns the shared data folder (../shared/data or
+// $GOLAMINI_SHARED/data), skipping the test when it is absent.
 func sharedData(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("GOLAMINI_SHARED")
-	if base == "" {
-		base = filepath.Join(repoRoot(t), "..", "shared")
-	}
-	dir := filepath.Join(base, "data")
-	if _, err := os.Stat(filepath.Join(dir, "lamini_docs.jsonl")); err != nil {
-		t.Skipf("shared data not available (%v); set GOLAMINI_SHARED or put it at ../shared relative to the repo root", err)
-	}
-	return dir
+	return filepath.Dir(testutil.Shared(t, "data", "lamini_docs.jsonl"))
 }
 
 // testdataPath returns testdata/data/<name> under the repository root.
 func testdataPath(t testing.TB, name string) string {
 	t.Helper()
-	return filepath.Join(repoRoot(t), "testdata", "data", name)
+	return testutil.Testdata(t, "data", name)
 }
 
 // loadJSON decodes a golden file.

@@ -169,7 +169,7 @@ def tokenize_cases(shared):
                     prompt_ids = tok(prompt)["input_ids"]
                     cases.append({"input": inp, "output": out, "template": template,
                                   "append_eos": append_eos, "max_length": max_length,
-                                  "input_ids": ids, "full_length": len(full),
+                                  "input_ids": ids, "full_ids": full, "full_length": len(full),
                                   "prompt_ids": prompt_ids})
     return cases
 
