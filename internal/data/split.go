@@ -23,7 +23,8 @@ var ErrTooFewPairs = errors.New("need at least 2 pairs to allow validation")
 // test = perm[:nTest], train = perm[nTest:]. Both lists are in permutation
 // order (HF's row order). testFraction must be in (0, 1) and both sides
 // non-empty. On the 1400 rows of lamini_docs with 0.1 and 123 this gives
-// the course's 1260/140 split.
+// the course's 1260/140 split. n counts every source row, skipped ones
+// included; SplitExamples and Set.Split apply it to examples.
 func Split(n int, testFraction float64, seed uint64) (train, test []int, err error) {
 	if !(testFraction > 0 && testFraction < 1) {
 		return nil, nil, fmt.Errorf("data: test fraction %v must be between 0 and 1 (exclusive)", testFraction)
