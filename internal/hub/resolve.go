@@ -238,7 +238,7 @@ func (r *resolver) explain(err error, file, cached string, missing []string) err
 		case se.code == "EntryNotFound" || (se.status == 404 && file != ""):
 			return fmt.Errorf("%w: file %s is listed but cannot be downloaded (%v)", ErrNotFound, file, se)
 		case se.status == 401:
-			return fmt.Errorf("%w: %w: the hub does not show this model: check the id; %s (%v)", ErrNotFound, ErrAccessDenied, tokenHint, se)
+			return fmt.Errorf("%w, or %w: check the id; %s (%v)", ErrNotFound, ErrAccessDenied, tokenHint, se)
 		case se.status == 403:
 			return fmt.Errorf("%w: %s (%v)", ErrAccessDenied, tokenHint, se)
 		case se.status == 404:
