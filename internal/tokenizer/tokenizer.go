@@ -118,13 +118,20 @@ func parseTokenizerJSON(b []byte) (*Tokenizer, error) {
 	if isNull(f.Model) {
 		return nil, fmt.Errorf("model: missing")
 	}
+	var typ struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(f.Model, &typ); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if typ.Type != "" && typ.Type != "BPE" {
+		return nil, unsupported("model", typ.Type)
+	}
 	var m modelJSON
 	if err := json.Unmarshal(f.Model, &m); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	switch {
-	case m.Type != "" && m.Type != "BPE":
-		return nil, unsupported("model", m.Type)
 	case m.Type == "" && m.Vocab == nil:
 		return nil, fmt.Errorf("model: missing \"type\"")
 	case m.Dropout != nil && *m.Dropout > 0:
