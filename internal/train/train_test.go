@@ -1,0 +1,218 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/testutil"
+	"github.com/golamini/golamini/internal/torch"
+)
+
+type trainGoldens struct {
+	EOS   int     `json:"eos"`
+	Rows  [][]int `json:"rows"`
+	Cases []struct {
+		Name      string    `json:"name"`
+		Optim     string    `json:"optim"`
+		LR        float64   `json:"lr"`
+		BatchSize int       `json:"batch_size"`
+		GradAccum int       `json:"grad_accum"`
+		Steps     int       `json:"steps"`
+		Rows      int       `json:"rows"`
+		Losses    []float64 `json:"losses"`
+	} `json:"cases"`
+}
+
+func loadTrainGoldens(t *testing.T) trainGoldens {
+	b, err := os.ReadFile(testutil.Testdata(t, "train", "goldens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g trainGoldens
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func tokenized(rows [][]int) []data.Tokenized {
+	out := make([]data.Tokenized, len(rows))
+	for i, r := range rows {
+		out[i] = data.Tokenized{InputIDs: r, Labels: r}
+	}
+	return out
+}
+
+// reproArgs are the reference script's settings: fixed order, constant lr,
+// no clipping, no weight decay, nothing saved.
+func reproArgs(dir, optim string, lr float64, bs, ga, steps int) Args {
+	a := DefaultArgs()
+	a.OutputDir, a.Optim, a.LearningRate = dir, optim, lr
+	a.PerDeviceTrainBatchSize, a.GradientAccumulationStep, a.MaxSteps = bs, ga, steps
+	a.LRSchedulerType, a.MaxGradNorm, a.WeightDecay = "constant", 0, 0
+	a.Shuffle, a.GroupByLength = false, false
+	a.LoggingSteps, a.SaveStrategy = 1, "no"
+	return a
+}
+
+// trainLosses trains a fresh copy of tiny-seq and returns each step's logged loss.
+func trainLosses(t *testing.T, a Args, rows []data.Tokenized, padID int) ([]float64, Result, error) {
+	t.Helper()
+	var losses []float64
+	var res Result
+	err := torch.Do(func() error {
+		m, err := model.Load(context.Background(), testutil.Testdata(t, "models", "tiny-seq"), model.DefaultLoadOptions())
+		if err != nil {
+			return err
+		}
+		defer m.Free()
+		tr := &Trainer{Args: a, Model: m, Train: rows, PadID: padID, ModelDir: testutil.Testdata(t, "models", "tiny-seq"),
+			Log: zerolog.Nop(), OnLog: func(e LogEntry) {
+				if e.Loss != nil {
+					losses = append(losses, *e.Loss)
+				}
+			}}
+		res, err = tr.Run(context.Background())
+		return err
+	})
+	return losses, res, err
+}
+
+// Every step's loss equals PyTorch's within 1e-4 relative: AdamW and
+// Adafactor at batch 1, and batch 2 with padding and accumulation 4.
+func TestLossCurveMatchesPyTorch(t *testing.T) {
+	g := loadTrainGoldens(t)
+	for _, c := range g.Cases {
+		for _, ckpt := range []bool{false, true} {
+			name := c.Name
+			if ckpt {
+				name += "-gradient-checkpointing"
+			}
+			t.Run(name, func(t *testing.T) {
+				a := reproArgs(t.TempDir(), c.Optim, c.LR, c.BatchSize, c.GradAccum, c.Steps)
+				a.GradientCheckpointing = ckpt
+				losses, _, err := trainLosses(t, a, tokenized(g.Rows[:c.Rows]), g.EOS)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(losses) != len(c.Losses) {
+					t.Fatalf("%d losses, want %d", len(losses), len(c.Losses))
+				}
+				for i := range losses {
+					if rel := math.Abs(losses[i]-c.Losses[i]) / math.Abs(c.Losses[i]); rel > 1e-4 {
+						t.Errorf("step %d: loss %.7f, PyTorch %.7f (rel %.2g)", i+1, losses[i], c.Losses[i], rel)
+					}
+				}
+			})
+		}
+	}
+}
+
+// Stopping after 3 of 6 steps (by cancellation) and running again resumes
+// at step 4 with the same optimizer, schedule and data order: the losses of
+// steps 4–6 equal the uninterrupted run's exactly.
+func TestResumeEqualsUninterrupted(t *testing.T) {
+	g := loadTrainGoldens(t)
+	rows := tokenized(g.Rows[:12])
+	base := func(dir string) Args {
+		a := reproArgs(dir, "adamw", 1e-3, 2, 2, 6)
+		a.Shuffle, a.GroupByLength, a.LRSchedulerType, a.WarmupSteps, a.MaxGradNorm, a.WeightDecay = true, true, "linear", 2, 1.0, 0.01
+		return a
+	}
+	full, _, err := trainLosses(t, base(t.TempDir()), rows, g.EOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var first []float64
+	err = torch.Do(func() error {
+		m, err := model.Load(context.Background(), testutil.Testdata(t, "models", "tiny-seq"), model.DefaultLoadOptions())
+		if err != nil {
+			return err
+		}
+		defer m.Free()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		tr := &Trainer{Args: base(dir), Model: m, Train: rows, PadID: g.EOS, ModelDir: testutil.Testdata(t, "models", "tiny-seq"), Log: zerolog.Nop(),
+			OnLog: func(e LogEntry) {
+				if e.Loss != nil {
+					first = append(first, *e.Loss)
+					if e.Step == 3 {
+						cancel()
+					}
+				}
+			}}
+		_, err = tr.Run(ctx)
+		if !errors.Is(err, ErrCancelled) {
+			t.Errorf("cancelled run returned %v, want ErrCancelled", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "checkpoint-3", "model.safetensors")); err != nil {
+		t.Fatalf("no checkpoint after cancel: %v", err)
+	}
+	rest, res, err := trainLosses(t, base(dir), rows, g.EOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ResumedFrom == "" || len(first) != 3 || len(rest) != 3 {
+		t.Fatalf("resumed from %q; %d then %d losses", res.ResumedFrom, len(first), len(rest))
+	}
+	got := append(first, rest...)
+	for i := range full {
+		if got[i] != full[i] {
+			t.Errorf("step %d: %v after resume, %v uninterrupted", i+1, got[i], full[i])
+		}
+	}
+	// The final trainer_state.json has HF's log_history layout with every step.
+	var st struct {
+		LogHistory []map[string]any `json:"log_history"`
+		GlobalStep int              `json:"global_step"`
+	}
+	if err := readJSON(filepath.Join(dir, "trainer_state.json"), &st); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range st.LogHistory {
+		if _, ok := e["loss"]; ok {
+			n++
+			for _, k := range []string{"step", "epoch", "learning_rate", "grad_norm"} {
+				if _, ok := e[k]; !ok {
+					t.Errorf("log entry %v lacks %q", e, k)
+				}
+			}
+		}
+	}
+	if n != 6 || st.GlobalStep != 6 {
+		t.Errorf("trainer_state: %d loss entries, global_step %d", n, st.GlobalStep)
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "generation_config.json", "loss_curve.png", "training_args.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("final output lacks %s", f)
+		}
+	}
+	// The saved model loads and gives the trained weights' loss.
+	err = torch.Do(func() error {
+		m, err := model.Load(context.Background(), dir, model.DefaultLoadOptions())
+		if err != nil {
+			return err
+		}
+		m.Free()
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("final model does not load: %v", err)
+	}
+}
