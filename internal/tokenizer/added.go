@@ -27,8 +27,18 @@ type matcher struct {
 }
 
 type trieNode struct {
-	next  map[byte]int32
-	token int32 // index into the tokens slice the matcher was built with, or -1
+	keys  []byte  // child edges (added tokens share few prefixes, so a linear scan is fastest)
+	next  []int32 // child node of keys[k]
+	token int32   // index into the tokens slice the matcher was built with, or -1
+}
+
+func (n *trieNode) child(c byte) int32 {
+	for k, b := range n.keys {
+		if b == c {
+			return n.next[k]
+		}
+	}
+	return -1
 }
 
 // newMatcher builds a matcher over pattern strings; pattern i reports i.
@@ -42,13 +52,11 @@ func newMatcher(patterns []string) *matcher {
 		m.first[p[0]] = true
 		n := int32(0)
 		for j := 0; j < len(p); j++ {
-			nx, ok := m.nodes[n].next[p[j]]
-			if !ok {
-				if m.nodes[n].next == nil {
-					m.nodes[n].next = map[byte]int32{}
-				}
+			nx := m.nodes[n].child(p[j])
+			if nx < 0 {
 				nx = int32(len(m.nodes))
-				m.nodes[n].next[p[j]] = nx
+				m.nodes[n].keys = append(m.nodes[n].keys, p[j])
+				m.nodes[n].next = append(m.nodes[n].next, nx)
 				m.nodes = append(m.nodes, trieNode{token: -1})
 			}
 			n = nx
@@ -66,8 +74,8 @@ func (m *matcher) longestAt(s string, i int) (pat, length int) {
 	pat = -1
 	n := int32(0)
 	for j := i; j < len(s); j++ {
-		nx, ok := m.nodes[n].next[s[j]]
-		if !ok {
+		nx := m.nodes[n].child(s[j])
+		if nx < 0 {
 			break
 		}
 		n = nx

@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"hash/maphash"
 	"strings"
 	"sync"
 )
@@ -19,7 +18,6 @@ const (
 // growing (entries are never evicted, so a lookup never misses a word that
 // was there).
 type wordCache struct {
-	seed     maphash.Seed
 	perShard int
 	shards   [cacheShards]cacheShard
 }
@@ -31,15 +29,21 @@ type cacheShard struct {
 }
 
 func newWordCache(capacity int) *wordCache {
-	c := &wordCache{seed: maphash.MakeSeed(), perShard: capacity / cacheShards}
+	c := &wordCache{perShard: capacity / cacheShards}
 	for i := range c.shards {
 		c.shards[i].m = make(map[string][]int)
 	}
 	return c
 }
 
+// shard picks a shard from a cheap mix of the word's length and edge bytes
+// (the map hashes the word again; a full hash here would double that cost).
 func (c *wordCache) shard(word string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, word)%cacheShards]
+	h := uint(len(word)) * 0x9E3779B1
+	if len(word) > 0 {
+		h ^= uint(word[0])*31 + uint(word[len(word)-1])*131 + uint(word[len(word)/2])*7
+	}
+	return &c.shards[(h^h>>7)%cacheShards]
 }
 
 func (c *wordCache) get(word string) ([]int, bool) {
