@@ -25,6 +25,7 @@ Run from the repository root:
 """
 import json
 import os
+import random
 import shutil
 import sys
 
@@ -137,6 +138,23 @@ def texts():
     return t
 
 
+def random_texts(n=200, seed=20240501):
+    """Seeded random mixes of the characters and fragments where tokenizers differ."""
+    rng = random.Random(seed)
+    chars = (list(" \t\n\r\x0b\x0c\u00a0\u2003\u3000\u0085\u2028") + list("abcXYZ'sdtmlrve")
+             + list("0129\u0663\u00bd\u216b") + list("!?.,*-=~'\"<>|/\\")
+             + ["\u0301", "\u0327", "\u00e9", "e", "A", "\u030a", "\u00c5", "\u212b", "\u00f1", "\u65e5", "\u672c",
+                "\u8a9e", "\u043a", "\u00f6", "\U0001F44D", "\u200d", "\U0001F3FD", "\ud55c", "\u1100", "\u1161",
+                "\u11a8", "\x00", "\x1b", "\u200b", "\ufeff", "\U0001F680"])
+    frags = ["<|endoftext|>", "<|padding|>", "<|endoftext", "|>", "'s", "'ll", "'VE", "  ", "    ", " " * 8, " " * 9,
+             " " * 17, "\n\n", "\r\n", "aaaa", "????", "....", "the", " model", "Go"]
+    out = []
+    for i in range(n):
+        parts = [rng.choice(frags) if rng.random() < 0.2 else rng.choice(chars) for _ in range(rng.randint(1, 40))]
+        out.append((f"random {i}", "".join(parts)))
+    return out
+
+
 # Invalid UTF-8, decoded the way Python does (errors="replace"), which is what HF sees.
 INVALID = [
     ("invalid lone ff", b"\xff"),
@@ -214,7 +232,7 @@ def main():
         rows.append(row)
 
     names = set()
-    for name, text in texts():
+    for name, text in texts() + random_texts():
         assert name not in names, name
         names.add(name)
         encode_row(name, text, {"text": text})
