@@ -1,6 +1,7 @@
 package checkpoint
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -110,6 +111,12 @@ func (c *Checkpoint) addFile(path, want string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	return c.addMapped(mf, want)
+}
+
+// addMapped adds the tensors of an opened file; c owns mf from here on.
+func (c *Checkpoint) addMapped(mf *mappedFile, want string) error {
+	path := mf.path
 	c.files = append(c.files, mf)
 	format := sniffFormat(mf.data)
 	if want != "" && format != want {
@@ -119,6 +126,7 @@ func (c *Checkpoint) addFile(path, want string) error {
 		c.format = format
 	}
 	var entries []*entry
+	var err error
 	switch format {
 	case FormatSafetensors:
 		entries, err = safetensorsEntries(mf, c)
@@ -137,10 +145,18 @@ func (c *Checkpoint) addFile(path, want string) error {
 	return nil
 }
 
-// sniffFormat guesses a file's format from its first bytes: zip and pickle
-// files are PyTorch's, anything else is treated as safetensors.
+// sniffFormat tells a file's format from its first bytes. A safetensors file
+// is recognised by its structure (a plausible header length followed by
+// '{'), since its first byte can be anything; zip archives, pickles (torch's
+// legacy format) and tar files are PyTorch's; anything else is reported by
+// the safetensors parser.
 func sniffFormat(b []byte) string {
-	if len(b) >= 2 && (b[0] == 'P' && b[1] == 'K' || b[0] == 0x80) || isTar(b) {
+	if len(b) >= 9 && b[8] == '{' {
+		if n := binary.LittleEndian.Uint64(b); n <= maxSafetensorsHeader && n <= uint64(len(b)-8) {
+			return FormatSafetensors
+		}
+	}
+	if len(b) >= 4 && string(b[:4]) == "PK\x03\x04" || len(b) >= 2 && b[0] == 0x80 && b[1] <= 5 || isTar(b) {
 		return FormatPyTorch
 	}
 	return FormatSafetensors

@@ -174,7 +174,7 @@ func (r *storageRecord) bytes() (data []byte, aliased bool, err error) {
 // viewSource is a tensor that views a storage record with an offset and
 // strides, possibly sharing the storage with other tensors.
 type viewSource struct {
-	rec        *storageRecord
+	rec        tensorSource // the whole storage
 	elem       int64
 	offset     int64
 	shape      []int64
@@ -183,7 +183,7 @@ type viewSource struct {
 	contiguous bool
 }
 
-func newViewSource(rec *storageRecord, t *tensorRef) (*viewSource, error) {
+func newViewSource(rec tensorSource, t *tensorRef) (*viewSource, error) {
 	elem := t.storage.dtype.Size()
 	nbytes, err := checkedBytes(t.storage.dtype, t.shape)
 	if err != nil {
