@@ -91,7 +91,7 @@ func (c *client) revisionInfo(ctx context.Context, model, rev string) (repoInfo,
 		return info, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.direct.Do(req)
+	resp, err := c.follow.Do(req) // renamed repositories redirect
 	if err != nil {
 		return info, transportErr(ctx, raw, err)
 	}

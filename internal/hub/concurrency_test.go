@@ -88,15 +88,16 @@ func TestConcurrentResolveProcesses(t *testing.T) {
 	checkSnapshot(t, dirs[0], files)
 	wantOneGETEach(t, s, files)
 	noIncomplete(t, cache)
-	// One of them waited on the other's lock.
+	// The downloads overlapped: at least one process waited on the other's
+	// lock (both may, each on a different file).
 	waited := 0
 	for _, c := range children {
 		if strings.Contains(c.stderr.String(), "waiting for another download") {
 			waited++
 		}
 	}
-	if waited != 1 {
-		t.Errorf("%d processes reported waiting for the lock, want 1", waited)
+	if waited == 0 {
+		t.Error("no process reported waiting for the other's lock")
 	}
 }
 

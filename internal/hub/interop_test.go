@@ -336,3 +336,23 @@ func TestInteropPythonResumesGoPartialDownload(t *testing.T) {
 		t.Fatalf("Python's GETs: %+v; want one resuming our %d bytes", gets, st.Size())
 	}
 }
+
+// huggingface_hub and our code follow a renamed repository's relative
+// redirects alike and file it under the name asked for.
+func TestInteropRenamedRepo(t *testing.T) {
+	py := refPython(t)
+	s, _ := newHub(t)
+	s.Rename("golamini-test/old-name", hubtest.TinyRepo)
+	cache := t.TempDir()
+	var fill pyFill
+	runPython(t, py, &fill, "fill", "--endpoint", s.URL(), "--cache-dir", cache, "--repo", "golamini-test/old-name")
+	s.ResetRequests()
+	opts, _ := testOptions(t, s)
+	opts.CacheDir = cache
+	if dir := resolveOK(t, "golamini-test/old-name", opts); dir != fill.Snapshot {
+		t.Fatalf("Go %s, Python %s", dir, fill.Snapshot)
+	}
+	if n := len(s.Requests()); n != 0 {
+		t.Errorf("%d requests on Python's cache", n)
+	}
+}

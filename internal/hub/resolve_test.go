@@ -243,3 +243,27 @@ func TestBadFileNamesFromHubRejected(t *testing.T) {
 		t.Fatalf("evil index: %v", err)
 	}
 }
+
+// A renamed repository answers 307 with a relative Location; the API call
+// and the HEADs follow it (as huggingface_hub does) and the cache keeps the
+// name that was asked for.
+func TestResolveRenamedRepo(t *testing.T) {
+	s, commits := newHub(t)
+	s.Rename("golamini-test/old-name", hubtest.TinyRepo)
+	opts, _ := testOptions(t, s)
+	dir := resolveOK(t, "golamini-test/old-name", opts)
+	if want := filepath.Join(opts.CacheDir, "models--golamini-test--old-name", "snapshots", commits[hubtest.TinyRepo]); dir != want {
+		t.Fatalf("dir = %s, want %s", dir, want)
+	}
+	checkSnapshot(t, dir, pick(mustFiles(t, hubtest.TinyFiles), "config.json", "generation_config.json", "tokenizer.json",
+		"tokenizer_config.json", "special_tokens_map.json", "model.safetensors"))
+	redirects := 0
+	for _, r := range s.Requests() {
+		if r.Status == 307 {
+			redirects++
+		}
+	}
+	if redirects < 7 { // the API call and six HEADs
+		t.Errorf("%d redirects followed, want at least 7", redirects)
+	}
+}

@@ -235,3 +235,39 @@ func TestDiskFullOnWrite(t *testing.T) {
 		t.Error("other errors must pass through unmarked")
 	}
 }
+
+// Cancelling the context (Ctrl-C) stops the download promptly, keeps the
+// partial blob and releases the lock; the next call resumes.
+func TestCancelKeepsPartialForResume(t *testing.T) {
+	s, _ := newHub(t)
+	files := addBig(t, s, "golamini-test/big", 8<<20)
+	s.SetRate(4 << 20)
+	opts, _ := testOptions(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for s.Sent("model.safetensors") < 1<<20 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cancel()
+	}()
+	began := time.Now()
+	_, err := Resolve(ctx, "golamini-test/big", opts)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("cancel took effect after %v", d)
+	}
+	blob := filepath.Join(opts.CacheDir, "models--golamini-test--big", "blobs", sha256Hex(files["model.safetensors"]))
+	st, err := os.Stat(blob + ".incomplete")
+	if err != nil || st.Size() == 0 {
+		t.Fatalf("partial blob: %v", err)
+	}
+	s.SetRate(0)
+	s.ResetRequests()
+	dir := resolveOK(t, "golamini-test/big", opts)
+	checkSnapshot(t, dir, files)
+	if gets := s.FileGETs("model.safetensors"); len(gets) != 1 || rangeStart(t, gets[0].Range) != st.Size() {
+		t.Fatalf("GETs after cancel: %+v, want one from %d", gets, st.Size())
+	}
+}

@@ -22,6 +22,11 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 		http.Error(rec, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if loc, ok := s.renamedLocation(r, segs); ok {
+		rec.Header().Set("Location", loc)
+		rec.WriteHeader(http.StatusTemporaryRedirect)
+		return
+	}
 	if len(segs) >= 3 && segs[0] == "api" && segs[1] == "models" {
 		if r.Method != http.MethodGet {
 			http.Error(rec, "method not allowed", http.StatusMethodNotAllowed)
@@ -41,6 +46,31 @@ func (s *Server) serveHub(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.NotFound(rec, r)
+}
+
+// renamedLocation returns the relative URL a request for a renamed
+// repository is redirected to.
+func (s *Server) renamedLocation(r *http.Request, segs []string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.renamed) == 0 {
+		return "", false
+	}
+	escaped := strings.Split(strings.Trim(r.URL.EscapedPath(), "/"), "/")
+	start := 0
+	if len(segs) >= 3 && segs[0] == "api" && segs[1] == "models" {
+		start = 2
+	}
+	for n := 2; n >= 1; n-- {
+		if start+n > len(segs) {
+			continue
+		}
+		if to, ok := s.renamed[strings.Join(segs[start:start+n], "/")]; ok {
+			parts := append(append(append([]string{}, escaped[:start]...), to), escaped[start+n:]...)
+			return "/" + strings.Join(parts, "/"), true
+		}
+	}
+	return "", false
 }
 
 // splitEscaped splits an escaped URL path into unescaped segments, so that a

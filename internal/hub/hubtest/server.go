@@ -68,7 +68,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	repos    map[string]*repo
-	blobs    map[string]*file // sha256 -> LFS file
+	renamed  map[string]string // old repository id -> new id
+	blobs    map[string]*file  // sha256 -> LFS file
 	token    string
 	rate     int64 // storage bytes per second, 0 = unlimited
 	ignoreRg bool
@@ -107,6 +108,7 @@ type file struct {
 func NewServer() (*Server, error) {
 	s := &Server{
 		repos:   map[string]*repo{},
+		renamed: map[string]string{},
 		blobs:   map[string]*file{},
 		cuts:    map[string]int64{},
 		corrupt: map[string]bool{},
@@ -248,6 +250,15 @@ func (s *Server) SetRef(id, ref, commit string) error {
 	}
 	r.refs[ref] = commit
 	return nil
+}
+
+// Rename makes oldID a former name of repository newID: requests for oldID
+// answer 307 with a relative Location on the new name, as the hub does for
+// renamed repositories.
+func (s *Server) Rename(oldID, newID string) {
+	s.mu.Lock()
+	s.renamed[oldID] = newID
+	s.mu.Unlock()
 }
 
 // SetToken sets the token private and gated repositories require ("" = none accepted).
