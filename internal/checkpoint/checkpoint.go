@@ -67,7 +67,9 @@ func Open(dir string) (*Checkpoint, error) {
 	candidates := []string{SafetensorsName, SafetensorsIndexName, PyTorchName, PyTorchIndexName}
 	for _, name := range candidates {
 		path := filepath.Join(dir, name)
-		if _, err := os.Stat(path); err != nil {
+		// Lstat: a dangling symlink (a hub cache with a missing blob) is an
+		// error from OpenFile, not a reason to fall back to another format.
+		if _, err := os.Lstat(path); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}

@@ -198,3 +198,30 @@ func TestDTypeNames(t *testing.T) {
 		t.Errorf("empty NumElements = %d", n)
 	}
 }
+
+// DecodeFloat32's fast paths (lookup table, aligned views) agree with the
+// element conversions for every 16-bit pattern, aligned or not.
+func TestDecodeAllHalfPatterns(t *testing.T) {
+	buf := make([]byte, 2*65536+1)
+	for _, off := range []int{0, 1} {
+		data := buf[off : off+2*65536]
+		for i := 0; i < 65536; i++ {
+			binary.LittleEndian.PutUint16(data[2*i:], uint16(i))
+		}
+		for _, dt := range []DType{F16, BF16} {
+			got := make([]float32, 65536)
+			if err := DecodeFloat32(dt, data, got); err != nil {
+				t.Fatal(err)
+			}
+			for i, g := range got {
+				want := Float32FromF16(uint16(i))
+				if dt == BF16 {
+					want = Float32FromBF16(uint16(i))
+				}
+				if math.Float32bits(g) != math.Float32bits(want) {
+					t.Fatalf("%v offset %d: pattern %04x → %08x, want %08x", dt, off, i, math.Float32bits(g), math.Float32bits(want))
+				}
+			}
+		}
+	}
+}

@@ -180,3 +180,17 @@ func TestShardDuplicateTensor(t *testing.T) {
 		t.Errorf("duplicate tensor across shards: %v", err)
 	}
 }
+
+// A dangling model.safetensors symlink (a hub cache whose blob is missing)
+// is an error naming it, not a silent fall-back to another file.
+func TestOpenDanglingSymlink(t *testing.T) {
+	dir := t.TempDir()
+	mustCopyFile(t, filepath.Join(goldenDir(t), "bin_f32", "pytorch_model.bin"), filepath.Join(dir, "pytorch_model.bin"))
+	if err := os.Symlink(filepath.Join(dir, "blobs", "missing"), filepath.Join(dir, "model.safetensors")); err != nil {
+		t.Skip("symlinks unsupported:", err)
+	}
+	_, err := Open(dir)
+	if err == nil || !strings.Contains(err.Error(), "model.safetensors") {
+		t.Errorf("err = %v", err)
+	}
+}
