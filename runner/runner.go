@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/tokenizer"
 	"github.com/golamini/golamini/internal/torch"
@@ -31,6 +32,8 @@ type Options struct {
 	// Tokenizer overrides where tokenizer.json is read from (a file or a
 	// directory); default: the model directory.
 	Tokenizer string
+	// Hub configures hub downloads; nil = DefaultHubOptions().
+	Hub *HubOptions
 }
 
 // DefaultOptions returns auto device, float32, no logging, seed 0.
@@ -66,12 +69,16 @@ type Runner struct {
 	dtype  torch.DType
 	tok    *tokenizer.Tokenizer
 
-	mu    sync.Mutex // guards the fields below
-	model *model.Model
+	mu      sync.Mutex // guards the fields below
+	model   *model.Model
+	data    data.Set // pairs loaded for training
+	trained bool     // Train has run: the model holds trained weights
 }
 
 // New loads a model: a local HuggingFace model directory (config.json,
-// tokenizer.json and safetensors or .bin weights).
+// tokenizer.json and safetensors or .bin weights) or a hub id such as
+// "EleutherAI/pythia-70m", found in the HuggingFace cache or downloaded
+// into it (see HubOptions).
 func New(modelPath string, opts ...Option) (*Runner, error) {
 	return NewContext(context.Background(), modelPath, opts...)
 }

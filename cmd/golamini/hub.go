@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
+
+	"github.com/golamini/golamini/internal/hub"
 )
 
-// resolveHubModel downloads or finds a hub model in the HF cache.
+// resolveHubModel finds a hub model in the HuggingFace cache or downloads
+// it, with a progress bar on a terminal and a log line per file otherwise.
 func resolveHubModel(ctx context.Context, model string, stderr io.Writer) (string, error) {
-	return "", fmt.Errorf("model %q is not a local directory (hub ids are not supported yet)", model)
+	o := hub.DefaultOptions()
+	o.Logger = newLogger(stderr, false)
+	o.Progress = stderr
+	return hub.Resolve(ctx, model, o)
 }

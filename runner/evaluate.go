@@ -1,0 +1,170 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/generate"
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/train"
+	"github.com/golamini/golamini/internal/torch"
+)
+
+// EvaluateOptions control Evaluate.
+type EvaluateOptions struct {
+	Data DataOptions // the split and processing; use the ones Train used
+	// MaxRows caps how many held-out rows get generated answers (0 = all).
+	MaxRows int
+	// Generate controls the answers (default: greedy, 100 new tokens).
+	Generate GenerateOptions
+	// EvalBatchSize for the loss (default 8).
+	EvalBatchSize int
+	// CompareBase also generates with the base (untrained) weights.
+	CompareBase bool
+}
+
+// DefaultEvaluateOptions evaluates the default held-out split, all rows,
+// comparing with the base model.
+func DefaultEvaluateOptions() EvaluateOptions {
+	return EvaluateOptions{Data: DefaultDataOptions(), Generate: DefaultGenerateOptions(), EvalBatchSize: 8, CompareBase: true}
+}
+
+// EvalRow is one held-out question with the expected, base and trained answers.
+type EvalRow struct {
+	Input    string `json:"input"`
+	Expected string `json:"expected"`
+	Base     string `json:"base,omitempty"`
+	Trained  string `json:"trained"`
+	Match    bool   `json:"exact_match"`
+}
+
+// EvalReport is Lamini's evaluate(): loss and perplexity on the held-out
+// split, exact match (answers equal after trimming spaces), and each
+// question with the base and trained answers side by side.
+type EvalReport struct {
+	Loss            float64   `json:"eval_loss"`
+	Perplexity      float64   `json:"perplexity"`
+	ExactMatch      float64   `json:"exact_match"` // share of rows, 0..1
+	BaseExactMatch  float64   `json:"base_exact_match"`
+	Rows            []EvalRow `json:"rows"`
+	HeldOut         int       `json:"held_out"`
+}
+
+// Evaluate measures the current (trained, after Train) model on the
+// held-out split of the loaded data.
+func (r *Runner) Evaluate(ctx context.Context) (EvalReport, error) {
+	return r.EvaluateWith(ctx, DefaultEvaluateOptions())
+}
+
+// EvaluateWith is Evaluate with options.
+func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalReport, error) {
+	if o.Data.EvalFraction <= 0 {
+		return EvalReport{}, fmt.Errorf("runner: evaluate needs a held-out split (EvalFraction > 0)")
+	}
+	_, evalEx, err := r.split(o.Data)
+	if err != nil {
+		return EvalReport{}, err
+	}
+	evalRows, err := data.Tokenize(evalEx, r.tok, r.tokenizeOptions(o.Data))
+	if err != nil {
+		return EvalReport{}, fmt.Errorf("runner: %w", err)
+	}
+	if o.EvalBatchSize < 1 {
+		o.EvalBatchSize = 8
+	}
+	rep := EvalReport{HeldOut: len(evalEx)}
+	err = r.do(func(m *model.Model) error {
+		rep.Loss, err = train.Evaluate(ctx, m, evalRows, r.padID(), o.EvalBatchSize)
+		return err
+	})
+	if err != nil {
+		return rep, fmt.Errorf("runner: evaluate: %w", err)
+	}
+	rep.Perplexity = math.Exp(rep.Loss)
+	n := len(evalEx)
+	if o.MaxRows > 0 && o.MaxRows < n {
+		n = o.MaxRows
+	}
+	prompts := make([]string, n)
+	for i := range prompts {
+		prompts[i] = r.tokenizeOptions(o.Data).Prompt(evalEx[i].Input)
+	}
+	trained, err := r.answers(ctx, prompts, o.Generate, nil)
+	if err != nil {
+		return rep, err
+	}
+	var base []string
+	if o.CompareBase {
+		if base, err = r.baseAnswers(ctx, prompts, o.Generate); err != nil {
+			return rep, err
+		}
+	}
+	var hits, baseHits int
+	for i := 0; i < n; i++ {
+		row := EvalRow{Input: evalEx[i].Input, Expected: evalEx[i].Output, Trained: trained[i]}
+		row.Match = strings.TrimSpace(row.Trained) == strings.TrimSpace(row.Expected)
+		if row.Match {
+			hits++
+		}
+		if base != nil {
+			row.Base = base[i]
+			if strings.TrimSpace(row.Base) == strings.TrimSpace(row.Expected) {
+				baseHits++
+			}
+		}
+		rep.Rows = append(rep.Rows, row)
+	}
+	if n > 0 {
+		rep.ExactMatch = float64(hits) / float64(n)
+		rep.BaseExactMatch = float64(baseHits) / float64(n)
+	}
+	return rep, nil
+}
+
+// answers generates for each prompt one at a time with model m (nil = the runner's).
+func (r *Runner) answers(ctx context.Context, prompts []string, o GenerateOptions, m *model.Model) ([]string, error) {
+	out := make([]string, len(prompts))
+	for i, p := range prompts {
+		if m == nil {
+			g, err := r.Generate(ctx, []string{p}, o)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = g[0].Text
+			continue
+		}
+		ids := r.tok.Encode(p)
+		if len(ids) == 0 {
+			ids = []int{r.tok.EOSID()}
+		}
+		res, err := generate.Generate(ctx, m, [][]int{ids}, generate.Options{MaxNewTokens: o.MaxNewTokens, TopP: 1, RepetitionPenalty: 1,
+			StopAtEOS: o.StopAtEOS, EOSID: r.tok.EOSID(), UseCache: true}, nil)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r.tok.Decode(res[0].NewIDs, true)
+	}
+	return out, nil
+}
+
+// baseAnswers loads the base weights from the model directory beside the
+// trained ones for the time of the comparison.
+func (r *Runner) baseAnswers(ctx context.Context, prompts []string, o GenerateOptions) ([]string, error) {
+	var out []string
+	err := torch.Do(func() error {
+		base, err := model.Load(ctx, r.dir, model.LoadOptions{Device: r.device, DType: r.dtype})
+		if err != nil {
+			return err
+		}
+		defer base.Free()
+		out, err = r.answers(ctx, prompts, o, base)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("runner: base model answers: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,168 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/train"
+)
+
+// TrainingArguments are HF's TrainingArguments (field names, JSON names and
+// defaults); see the field comments for where ours differ.
+type TrainingArguments = train.Args
+
+// DefaultTrainingArguments returns HF's defaults (with ours noted on the fields).
+func DefaultTrainingArguments() TrainingArguments { return train.DefaultArgs() }
+
+// LogEntry is one entry of trainer_state.json's log_history.
+type LogEntry = train.LogEntry
+
+// DataOptions say how pairs become training rows, as the course does it.
+type DataOptions struct {
+	// PromptTemplate wraps the input, e.g. "### Question:\n{input}\n\n### Answer:";
+	// empty means input and output are simply concatenated (the course).
+	PromptTemplate string
+	// AppendEOS adds the end-of-text token after the output (default true).
+	AppendEOS bool
+	// MaxLength in tokens; 0 = min(longest row, model context).
+	MaxLength int
+	// TruncateRight cuts long rows at the end instead of the start (the
+	// course truncates from the left, the default).
+	TruncateRight bool
+	// AnswerOnlyLoss trains on the output tokens only (prompt labels −100).
+	AnswerOnlyLoss bool
+	// EvalFraction is the held-out share (default 0.1; 0 = no held-out
+	// split) and SplitSeed its seed (default 123): 1260/140 on lamini_docs.
+	EvalFraction float64
+	SplitSeed    uint64
+}
+
+// DefaultDataOptions is the course's processing: input+output+EOS, left
+// truncation, 10% held out with seed 123.
+func DefaultDataOptions() DataOptions {
+	return DataOptions{AppendEOS: true, EvalFraction: data.DefaultTestFraction, SplitSeed: data.DefaultSplitSeed}
+}
+
+// TrainConfig is everything Train needs.
+type TrainConfig struct {
+	Args TrainingArguments
+	Data DataOptions
+}
+
+// DefaultTrainConfig returns DefaultTrainingArguments and DefaultDataOptions.
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{Args: DefaultTrainingArguments(), Data: DefaultDataOptions()}
+}
+
+// TrainResult sums up a training run.
+type TrainResult struct {
+	Steps               int
+	TrainLoss           float64
+	EvalLoss            float64 // NaN without a held-out split
+	OutputDir           string
+	BestModelCheckpoint string
+	ResumedFrom         string
+	StopReason          string
+	LogHistory          []LogEntry
+	TrainRows, EvalRows int
+}
+
+// Train fine-tunes on the loaded data with DefaultTrainConfig and logs
+// what it does. Afterwards Infer uses the trained weights.
+func (r *Runner) Train() (TrainResult, error) {
+	return r.TrainContext(context.Background(), DefaultTrainConfig())
+}
+
+// TrainContext fine-tunes with cfg. Cancelling ctx stops at the next step,
+// saves a checkpoint and returns an error saying so; running again with the
+// same output_dir resumes.
+func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult, error) {
+	trainRows, evalRows, err := r.tokenizedSplit(cfg.Data)
+	if err != nil {
+		return TrainResult{}, err
+	}
+	if len(evalRows) == 0 && cfg.Args.EvaluationStrategy != "no" && cfg.Args.EvaluationStrategy != "" {
+		return TrainResult{}, errors.New("runner: eval_strategy needs a held-out split (Data.EvalFraction > 0)")
+	}
+	r.log.Info().Int("train_rows", len(trainRows)).Int("eval_rows", len(evalRows)).Str("prompt_template", cfg.Data.PromptTemplate).
+		Bool("answer_only_loss", cfg.Data.AnswerOnlyLoss).Msg("tokenized data")
+	var progress *os.File
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		progress = os.Stderr
+	}
+	var res train.Result
+	err = r.do(func(m *model.Model) error {
+		tr := &train.Trainer{Args: cfg.Args, Model: m, Train: trainRows, Eval: evalRows, PadID: r.padID(),
+			ModelDir: r.dir, Log: r.log}
+		if progress != nil {
+			tr.Progress = progress
+		}
+		var err error
+		res, err = tr.Run(ctx)
+		return err
+	})
+	out := TrainResult{Steps: res.GlobalStep, TrainLoss: res.TrainLoss, EvalLoss: res.EvalLoss, OutputDir: res.OutputDir,
+		BestModelCheckpoint: res.BestModelCheckpoint, ResumedFrom: res.ResumedFrom, StopReason: res.StopReason,
+		LogHistory: res.LogHistory, TrainRows: len(trainRows), EvalRows: len(evalRows)}
+	if err != nil {
+		return out, fmt.Errorf("runner: %w", err)
+	}
+	r.mu.Lock()
+	r.trained = true
+	r.mu.Unlock()
+	return out, nil
+}
+
+// padID is the pad token: the tokenizer's, else EOS (the course sets pad = eos).
+func (r *Runner) padID() int {
+	if id, ok := r.tok.PadID(); ok {
+		return id
+	}
+	return r.tok.EOSID()
+}
+
+// split returns the loaded data's training and held-out pairs.
+func (r *Runner) split(o DataOptions) (trainEx, evalEx []data.Example, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.data.Len() == 0 {
+		return nil, nil, errors.New("runner: no data loaded (LoadDataFromJSONLines, LoadDataFromCSV or LoadData first)")
+	}
+	if o.EvalFraction <= 0 {
+		return append([]data.Example(nil), r.data.Examples()...), nil, nil
+	}
+	trainEx, evalEx, err = r.data.Split(o.EvalFraction, o.SplitSeed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("runner: %w", err)
+	}
+	return trainEx, evalEx, nil
+}
+
+func (r *Runner) tokenizeOptions(o DataOptions) data.TokenizeOptions {
+	return data.TokenizeOptions{PromptTemplate: o.PromptTemplate, AppendEOS: o.AppendEOS, MaxLength: o.MaxLength,
+		ContextLength: r.model.Config.MaxPositionEmbeddings, TruncateLeft: !o.TruncateRight, AnswerOnlyLoss: o.AnswerOnlyLoss}
+}
+
+// tokenizedSplit splits and tokenizes the loaded data.
+func (r *Runner) tokenizedSplit(o DataOptions) (trainRows, evalRows []data.Tokenized, err error) {
+	trainEx, evalEx, err := r.split(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	topts := r.tokenizeOptions(o)
+	if trainRows, err = data.Tokenize(trainEx, r.tok, topts); err != nil {
+		return nil, nil, fmt.Errorf("runner: %w", err)
+	}
+	if len(evalEx) > 0 {
+		if evalRows, err = data.Tokenize(evalEx, r.tok, topts); err != nil {
+			return nil, nil, fmt.Errorf("runner: %w", err)
+		}
+	}
+	return trainRows, evalRows, nil
+}
