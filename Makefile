@@ -27,7 +27,7 @@ build: setup
 	@echo "built bin/golamini"
 
 demo: setup
-	@$(ENV) $(GO) run ./examples/demo
+	@$(ENV) $(GO) run ./examples/finetune
 
 # The light Python venv (huggingface_hub, safetensors, tokenizers; no torch)
 # lets the interop tests run; tests that need it skip when it is missing.

@@ -24,6 +24,9 @@ type EvaluateOptions struct {
 	EvalBatchSize int
 	// CompareBase also generates with the base (untrained) weights.
 	CompareBase bool
+	// TrainingRows evaluates the training side of the split instead of the
+	// held-out side (how well the model reproduces what it was taught).
+	TrainingRows bool
 }
 
 // DefaultEvaluateOptions evaluates the default held-out split, all rows,
@@ -50,7 +53,7 @@ type EvalReport struct {
 	ExactMatch      float64   `json:"exact_match"` // share of rows, 0..1
 	BaseExactMatch  float64   `json:"base_exact_match"`
 	Rows            []EvalRow `json:"rows"`
-	HeldOut         int       `json:"held_out"`
+	HeldOut         int       `json:"held_out"` // rows evaluated
 }
 
 // Evaluate measures the current (trained, after Train) model on the
@@ -61,12 +64,15 @@ func (r *Runner) Evaluate(ctx context.Context) (EvalReport, error) {
 
 // EvaluateWith is Evaluate with options.
 func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalReport, error) {
-	if o.Data.EvalFraction <= 0 {
+	if o.Data.EvalFraction <= 0 && !o.TrainingRows {
 		return EvalReport{}, fmt.Errorf("runner: evaluate needs a held-out split (EvalFraction > 0)")
 	}
-	_, evalEx, err := r.split(o.Data)
+	trainEx, evalEx, err := r.split(o.Data)
 	if err != nil {
 		return EvalReport{}, err
+	}
+	if o.TrainingRows {
+		evalEx = trainEx
 	}
 	evalRows, err := data.Tokenize(evalEx, r.tok, r.tokenizeOptions(o.Data))
 	if err != nil {

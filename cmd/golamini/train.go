@@ -211,8 +211,8 @@ func runEval(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 160 {
-		s = s[:157] + "..."
+	if r := []rune(s); len(r) > 160 {
+		s = string(r[:157]) + "..."
 	}
 	return s
 }
