@@ -26,7 +26,7 @@
 // the JSON type of an added-token entry (tokenizer.TokenConfig) and the GPT-2
 // byte-to-character table (pretokenizer.BytesChar). Everything else is ours,
 // because sugarme's versions disagree with Hugging Face (see
-// /work/shared/docs/DESIGN.md §4): it drops added tokens, skips the NFC
+// the project's shared DESIGN.md §4): it drops added tokens, skips the NFC
 // normalizer, lacks the `\s+(?!\S)|\s+` rules of the split pattern (Go's
 // regexp has no look-ahead, so we scan runes by hand), merges runs of one
 // repeated symbol differently from Hugging Face's rank/position priority queue,
