@@ -100,6 +100,11 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	name := tmp.Name()
+	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600 files; a model directory is for sharing
+		tmp.Close()
+		os.Remove(name)
+		return err
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		os.Remove(name)
