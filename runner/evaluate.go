@@ -151,7 +151,7 @@ func (r *Runner) answers(ctx context.Context, prompts []string, o GenerateOption
 		if err != nil {
 			return nil, err
 		}
-		out[i] = r.tok.Decode(res[0].NewIDs, true)
+		out[i] = r.tok.DecodeTransformers(res[0].NewIDs, true)
 	}
 	return out, nil
 }

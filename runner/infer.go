@@ -46,7 +46,7 @@ func DefaultGenerateOptions() GenerateOptions {
 type Generation struct {
 	PromptIDs []int  `json:"prompt_ids"` // the prompt's tokens as given to the model (after truncation)
 	NewIDs    []int  `json:"new_ids"`    // generated tokens (EOS included if generated)
-	Text      string `json:"text"`       // decoded new tokens, special tokens skipped, cut at a stop string
+	Text      string `json:"text"`       // decoded new tokens as transformers decodes them (special tokens skipped, its clean-up of spaces when the tokenizer config asks), cut at a stop string
 	Reason    string `json:"-"`          // why it stopped: length, eos, stop or callback
 }
 
@@ -76,7 +76,9 @@ func (r *Runner) InferBatch(ctx context.Context, prompts []string, o GenerateOpt
 
 // InferStream generates for one prompt and calls onText with each new piece
 // of text as soon as it decodes to whole characters. Returning false from
-// onText stops generation. It returns the whole new text.
+// onText stops generation. It returns the pieces joined. Streamed text is
+// the plain byte-level decode: transformers' optional clean-up of spaces
+// before punctuation could rewrite text already sent, so it is not applied.
 func (r *Runner) InferStream(ctx context.Context, prompt string, o GenerateOptions, onText func(piece string) bool) (string, error) {
 	var newIDs []int
 	sent := 0
@@ -98,7 +100,7 @@ func (r *Runner) InferStream(ctx context.Context, prompt string, o GenerateOptio
 	if err != nil {
 		return "", err
 	}
-	return gs[0].Text, nil
+	return r.tok.Decode(gs[0].NewIDs, true), nil
 }
 
 // Generate continues prompts and returns ids and text for each.
@@ -144,7 +146,7 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 	}
 	out := make([]Generation, len(prompts))
 	for i, rr := range res {
-		text := r.tok.Decode(rr.NewIDs, true)
+		text := r.tok.DecodeTransformers(rr.NewIDs, true)
 		if rr.Reason == generate.StopString {
 			text = cutAtStop(text, o.StopStrings)
 		}

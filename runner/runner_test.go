@@ -97,7 +97,7 @@ func TestInferForms(t *testing.T) {
 	}
 	// The text is the decode of the new ids only: the prompt is stripped by tokens.
 	for i, g := range gens {
-		if len(g.NewIDs) != 12 || g.Text != r.Tokenizer().Decode(g.NewIDs, true) {
+		if len(g.NewIDs) != 12 || g.Text != r.Tokenizer().DecodeTransformers(g.NewIDs, true) {
 			t.Errorf("prompt %d: %+v", i, g)
 		}
 		if !slices.Equal(g.PromptIDs, r.Tokenizer().Encode(prompts[i])) {
@@ -124,8 +124,8 @@ func TestInferForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(pieces, "") != full || full != gens[0].Text {
-		t.Errorf("stream pieces %q join to %q, want %q", pieces, strings.Join(pieces, ""), gens[0].Text)
+	if want := r.Tokenizer().Decode(gens[0].NewIDs, true); strings.Join(pieces, "") != full || full != want {
+		t.Errorf("stream pieces %q join to %q, want %q", pieces, strings.Join(pieces, ""), want)
 	}
 	n := 0
 	if _, err := r.InferStream(ctx, prompts[0], o, func(string) bool { n++; return n < 2 }); err != nil {
