@@ -97,6 +97,9 @@ func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner,
 	if r.device, err = parseDevice(o.Device); err != nil {
 		return nil, err
 	}
+	if r.dtype == torch.Float16 && r.device == torch.CPU {
+		return nil, errors.New("runner: float16 compute needs CUDA (libtorch 2.1 has no float16 matmul on CPU); use bfloat16 or float32 on CPU")
+	}
 	if r.dir, err = resolveModel(ctx, modelPath, o); err != nil {
 		return nil, err
 	}

@@ -193,6 +193,7 @@ func TestNewErrors(t *testing.T) {
 		{"bad dtype", dir, []Option{WithDType("int3")}, "dtype"},
 		{"bad device", dir, []Option{WithDevice("tpu")}, "device"},
 		{"cuda missing", dir, []Option{WithDevice("cuda")}, "CUDA"},
+		{"fp16 on cpu", dir, []Option{WithDevice("cpu"), WithDType("float16")}, "bfloat16"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := New(tc.model, tc.opts...)
@@ -225,5 +226,33 @@ func TestDescribeFromConfigOnly(t *testing.T) {
 	}
 	if rep.Parameters != 3244928 || rep.ParametersWithoutEmbeddings != 1635200 || rep.FLOPs != 80373350400 {
 		t.Errorf("report %+v", rep)
+	}
+}
+
+// bfloat16 weights on CPU generate the same greedy text as float32 for a
+// few tokens (the tiny model's logits are far apart) and score finitely.
+func TestBFloat16OnCPU(t *testing.T) {
+	r, err := New(testutil.Testdata(t, "models", "tiny-seq"), WithDevice("cpu"), WithDType("bfloat16"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	o := DefaultGenerateOptions()
+	o.MaxNewTokens, o.StopAtEOS = 4, false
+	g, err := r.Generate(context.Background(), []string{"How do I train a model?"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g[0].NewIDs) != 4 {
+		t.Errorf("bf16 generation: %+v", g[0])
+	}
+	_, lp, err := r.ScoreText(context.Background(), "The runner loads a checkpoint.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range lp {
+		if math.IsNaN(v) || v > 0 {
+			t.Errorf("bf16 logprob %v", v)
+		}
 	}
 }
