@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/model"
@@ -25,7 +27,9 @@ type Options struct {
 	// DType is the compute dtype of the weights: "float32" (default),
 	// "float16" or "bfloat16", whatever the checkpoint stores.
 	DType string
-	// Logger receives structured progress (zerolog). Default: disabled.
+	// Logger receives structured progress (zerolog). Default: info level
+	// on stderr, human-readable on a terminal and JSON lines otherwise;
+	// pass zerolog.Nop() to silence it.
 	Logger zerolog.Logger
 	// Seed seeds sampling and data shuffling.
 	Seed uint64
@@ -36,9 +40,19 @@ type Options struct {
 	Hub *HubOptions
 }
 
-// DefaultOptions returns auto device, float32, no logging, seed 0.
+// DefaultOptions returns auto device, float32, logging to stderr, seed 0.
 func DefaultOptions() Options {
-	return Options{Device: "auto", DType: "float32", Logger: zerolog.Nop()}
+	return Options{Device: "auto", DType: "float32", Logger: DefaultLogger()}
+}
+
+// DefaultLogger writes info-level lines to stderr: human-readable on a
+// terminal, JSON lines otherwise.
+func DefaultLogger() zerolog.Logger {
+	var w io.Writer = os.Stderr
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		w = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05"}
+	}
+	return zerolog.New(w).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }
 
 // Option changes Options.
