@@ -6,27 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/golamini/golamini/internal/testutil"
 )
 
-// repoRoot walks up from the package directory to the directory holding
-// go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the package directory")
-		}
-		dir = parent
-	}
-}
+// repoRoot is the directory holding go.mod.
+func repoRoot(t testing.TB) string { return testutil.RepoRoot(t) }
 
 // goldenDir is testdata/checkpoint, written by
 // scripts/reference/checkpoint_goldens.py.
