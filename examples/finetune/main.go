@@ -19,7 +19,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,30 +31,46 @@ import (
 )
 
 func main() {
-	modelFlag := flag.String("model", "testdata/models/demo", "model directory or hub id")
-	dataFlag := flag.String("data", "testdata/sdk_qa.jsonl", "JSON-lines question/answer data")
-	inKey := flag.String("input-key", "question", "input key")
-	outKey := flag.String("output-key", "answer", "output key")
-	outDir := flag.String("output-dir", filepath.Join(os.TempDir(), "golamini-demo"), "checkpoints and the final model")
-	lab := flag.Bool("lab", false, "use the course lab's TrainingArguments (3 steps of Adafactor at lr 1e-5)")
-	show := flag.Int("show", 3, "held-out questions to show before and after")
-	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	logger := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05"}).With().Timestamp().Logger()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "finetune:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole job: flags from args, results on stdout, logs on stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("finetune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	modelFlag := fs.String("model", "testdata/models/demo", "model directory or hub id")
+	dataFlag := fs.String("data", "testdata/sdk_qa.jsonl", "JSON-lines question/answer data")
+	inKey := fs.String("input-key", "question", "input key")
+	outKey := fs.String("output-key", "answer", "output key")
+	outDir := fs.String("output-dir", filepath.Join(os.TempDir(), "golamini-demo"), "checkpoints and the final model")
+	lab := fs.Bool("lab", false, "use the course lab's TrainingArguments (3 steps of Adafactor at lr 1e-5)")
+	show := fs.Int("show", 3, "held-out questions to show before and after")
+	epochs := fs.Float64("epochs", 0, "training epochs (0 = 12, or 1 with -lab)")
+	maxSteps := fs.Int("max-steps", 0, "stop after this many optimizer steps (0 = 3 with -lab, else run the epochs)")
+	evalRows := fs.Int("eval-rows", 0, "questions answered per evaluation (0 = all)")
+	maxNew := fs.Int("max-new-tokens", 60, "most tokens per generated answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}).With().Timestamp().Logger()
 
 	// 1. New: load the model.
-	r, err := runner.New(*modelFlag, runner.WithLogger(logger))
+	r, err := runner.NewContext(ctx, *modelFlag, runner.WithLogger(logger))
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	defer r.Close()
 	rep := r.Report(2048 * 4)
-	fmt.Printf("model %s: %d parameters, %.1f MB\n", *modelFlag, rep.Parameters, float64(rep.MemoryBytes)/1e6)
+	fmt.Fprintf(stdout, "model %s: %d parameters, %.1f MB\n", *modelFlag, rep.Parameters, float64(rep.MemoryBytes)/1e6)
 
 	// 2. LoadDataFromJSONLines: the question/answer pairs.
 	if err := r.LoadDataFromJSONLines(*dataFlag, *inKey, *outKey); err != nil {
-		log.Fatal(err)
+		return err
 	}
 
 	cfg := runner.DefaultTrainConfig()
@@ -71,53 +87,60 @@ func main() {
 		a.LRSchedulerType, a.WarmupSteps, a.WeightDecay = "cosine", 10, 0.01
 		a.LoggingSteps, a.EvaluationStrategy, a.SaveStrategy = 10, "epoch", "no"
 	}
+	if *epochs > 0 {
+		a.NumTrainEpochs = *epochs
+	}
+	if *maxSteps > 0 {
+		a.MaxSteps = *maxSteps
+	}
 	evalOpts := runner.DefaultEvaluateOptions()
-	evalOpts.Data, evalOpts.CompareBase, evalOpts.Generate.MaxNewTokens = cfg.Data, false, 60
+	evalOpts.Data, evalOpts.CompareBase, evalOpts.Generate.MaxNewTokens, evalOpts.MaxRows = cfg.Data, false, *maxNew, *evalRows
 	trainOpts := evalOpts
 	trainOpts.TrainingRows = true // how much of what it was taught the model reproduces
 
 	before, err := r.EvaluateWith(ctx, evalOpts)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	beforeTrain, err := r.EvaluateWith(ctx, trainOpts)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 
 	// 3. Train.
 	res, err := r.TrainContext(ctx, cfg)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Printf("\ntraining loss by logging step:")
+	fmt.Fprintf(stdout, "\ntraining loss by logging step:")
 	for _, e := range res.LogHistory {
 		if e.Loss != nil {
-			fmt.Printf(" %.3f", *e.Loss)
+			fmt.Fprintf(stdout, " %.3f", *e.Loss)
 		}
 	}
-	fmt.Printf("\nheld-out loss: %.3f before, %.3f after\n", before.Loss, res.EvalLoss)
 
 	after, err := r.EvaluateWith(ctx, evalOpts)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
+	fmt.Fprintf(stdout, "\nheld-out loss: %.3f before, %.3f after\n", before.Loss, after.Loss)
 	afterTrain, err := r.EvaluateWith(ctx, trainOpts)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Printf("exact match, %d held-out questions: %.0f%% before, %.0f%% after\n", after.HeldOut, 100*before.ExactMatch, 100*after.ExactMatch)
-	fmt.Printf("exact match, %d training questions: %.0f%% before, %.0f%% after\n", afterTrain.HeldOut, 100*beforeTrain.ExactMatch, 100*afterTrain.ExactMatch)
+	fmt.Fprintf(stdout, "exact match, %d held-out questions: %.0f%% before, %.0f%% after\n", after.HeldOut, 100*before.ExactMatch, 100*after.ExactMatch)
+	fmt.Fprintf(stdout, "exact match, %d training questions: %.0f%% before, %.0f%% after\n", afterTrain.HeldOut, 100*beforeTrain.ExactMatch, 100*afterTrain.ExactMatch)
 	for i := 0; i < *show && i < len(after.Rows); i++ {
-		fmt.Printf("\nQ: %s\n   expected: %s\n   before:   %s\n   after:    %s\n", after.Rows[i].Input, after.Rows[i].Expected,
+		fmt.Fprintf(stdout, "\nQ: %s\n   expected: %s\n   before:   %s\n   after:    %s\n", after.Rows[i].Input, after.Rows[i].Expected,
 			clean(before.Rows[i].Trained), clean(after.Rows[i].Trained))
 	}
 	q := "What is golamini?"
 	answer, err := r.Infer(q)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
-	fmt.Printf("\nr.Infer(%q) = %q\nfinal model, trainer_state.json and loss_curve.png: %s\n", q, clean(answer), res.OutputDir)
+	fmt.Fprintf(stdout, "\nr.Infer(%q) = %q\nfinal model, trainer_state.json and loss_curve.png: %s\n", q, clean(answer), res.OutputDir)
+	return nil
 }
 
 func clean(s string) string { return strings.Join(strings.Fields(s), " ") }
