@@ -162,9 +162,7 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 			break
 		}
 	}
-	if t.Progress != nil {
-		fmt.Fprintln(t.Progress)
-	}
+	r.clearProgress()
 	return r.finish(res)
 }
 
@@ -300,7 +298,9 @@ func (r *run) afterStep() (bool, error) {
 		}
 		return false
 	}
-	r.drawProgress()
+	// The bar shares stderr with the log: clear it before logging, redraw after.
+	r.clearProgress()
+	defer r.drawProgress()
 	if due(a.LoggingStrategy, a.LoggingSteps) || (a.LoggingFirstStep && step == 1) || (last && r.prog.StepsSinceLog > 0 && a.LoggingStrategy != "no") {
 		r.logTrain()
 	}
@@ -348,6 +348,13 @@ func (r *run) logTrain() {
 
 func round4(x float64) float64 { return math.Round(x*1e4) / 1e4 }
 
+// clearProgress erases the bar's line (a terminal is assumed).
+func (r *run) clearProgress() {
+	if r.t.Progress != nil {
+		fmt.Fprint(r.t.Progress, "\r\033[K")
+	}
+}
+
 // drawProgress redraws a one-line bar when Progress is set.
 func (r *run) drawProgress() {
 	if r.t.Progress == nil {
@@ -362,7 +369,11 @@ func (r *run) drawProgress() {
 			bar[i] = '#'
 		}
 	}
-	fmt.Fprintf(r.t.Progress, "\r[%s] %d/%d steps", bar, r.prog.GlobalStep, r.total)
+	eta := ""
+	if done := r.prog.GlobalStep; done > 0 {
+		eta = (time.Duration(float64(time.Since(r.start)) / float64(done) * float64(r.total-done))).Round(time.Second).String()
+	}
+	fmt.Fprintf(r.t.Progress, "\r[%s] %d/%d steps, ETA %s", bar, r.prog.GlobalStep, r.total, eta)
 }
 
 // Evaluate returns the mean next-token loss over rows (token-weighted),
