@@ -131,6 +131,10 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 			_ = p.Tensor.SetRequiresGrad(false)
 		}
 	}()
+	if c := t.Model.Config; c.HiddenDropout > 0 || c.AttentionDropout > 0 {
+		t.Log.Warn().Float64("hidden_dropout", c.HiddenDropout).Float64("attention_dropout", c.AttentionDropout).
+			Msg("the config asks for dropout, which golamini does not apply: training runs without it (Pythia uses none)")
+	}
 	t.Log.Info().Int("rows", len(t.Train)).Int("eval_rows", len(t.Eval)).Int("steps", r.total).Int("start_step", r.prog.GlobalStep).
 		Int("batch_size", a.PerDeviceTrainBatchSize).Int("grad_accum", a.GradientAccumulationStep).Str("optim", a.Optim).
 		Float64("learning_rate", a.LearningRate).Str("schedule", a.LRSchedulerType).Str("output_dir", a.OutputDir).Msg("training")
