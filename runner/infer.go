@@ -32,7 +32,8 @@ type GenerateOptions struct {
 	// StopStrings end generation when the output contains one; the output
 	// is cut before it.
 	StopStrings []string
-	// Seed for sampling; the same seed gives the same text.
+	// Seed for sampling; the same seed gives the same text. 0 uses the
+	// runner's Options.Seed.
 	Seed uint64
 }
 
@@ -131,6 +132,9 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 		MaxNewTokens: o.MaxNewTokens, Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP,
 		RepetitionPenalty: o.RepetitionPenalty, StopAtEOS: o.StopAtEOS, EOSID: r.tok.EOSID(),
 		StopStrings: o.StopStrings, Seed: o.Seed, UseCache: true,
+	}
+	if go_.Seed == 0 {
+		go_.Seed = r.opts.Seed
 	}
 	if len(o.StopStrings) > 0 {
 		go_.Decode = func(ids []int) string { return r.tok.Decode(ids, true) }

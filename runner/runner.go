@@ -31,7 +31,8 @@ type Options struct {
 	// on stderr, human-readable on a terminal and JSON lines otherwise;
 	// pass zerolog.Nop() to silence it.
 	Logger zerolog.Logger
-	// Seed seeds sampling and data shuffling.
+	// Seed is the sampling seed of generation calls whose
+	// GenerateOptions.Seed is 0 (training has its own, Args.Seed).
 	Seed uint64
 	// Tokenizer overrides where tokenizer.json is read from (a file or a
 	// directory); default: the model directory.
