@@ -25,21 +25,36 @@ func batchTensors(s *torch.Scope, b data.Batch) (ids, targets *torch.Tensor) {
 
 // lossSum returns the summed next-token cross-entropy of a batch, a scalar.
 func lossSum(s *torch.Scope, m *model.Model, b data.Batch) *torch.Tensor {
+	return scaledLossSum(s, m, b, 1)
+}
+
+// scaledLossSum is lossSum for a caller that will backpropagate from
+// loss·gradScale: see headLoss.
+func scaledLossSum(s *torch.Scope, m *model.Model, b data.Batch, gradScale float64) *torch.Tensor {
 	ids, targets := batchTensors(s, b)
-	return headLoss(s, m, m.Forward(s, ids, model.Pass{}), targets, int64(len(b.InputIDs)), int64(b.Width()))
+	return headLoss(s, m, m.Forward(s, ids, model.Pass{}), targets, int64(len(b.InputIDs)), int64(b.Width()), gradScale)
 }
 
 // headLoss maps final hidden states h [B, T, H] to the summed cross-entropy
-// against targets. Only positions 0…T−2 go through embed_out: the last
-// position has no target.
-func headLoss(s *torch.Scope, m *model.Model, h, targets *torch.Tensor, B, T int64) *torch.Tensor {
-	h = s.Narrow(h, 1, 0, T-1)                                          // [B, T-1, H]
-	logits := m.Logits(s, h)                                            // [B, T-1, V]
-	logits = s.View(logits, B*(T-1), int64(m.Config.VocabSize))         // [B·(T-1), V]
+// of embed_out's logits against targets. Only positions 0…T−2 go through
+// embed_out: the last position has no target.
+//
+// Speed and memory: the logits (B·(T−1) × 50,304 floats for Pythia, 412 MB
+// at batch 4 × 512) are never materialised. torch.LinearCrossEntropy runs
+// the rows through embed_out in chunks, turns each chunk's logits into its
+// loss and, under autograd, at once into the gradients of h and embed_out
+// (softmax − one-hot, scaled by gradScale, the upstream gradient backward
+// will bring), and skips rows whose label is −100 (padding). The value
+// and gradients are cross_entropy(h·embed_outᵀ, targets, reduction=sum)'s;
+// HF's loss path materialises the logits, their log-softmax and its
+// gradient, three passes of 412 MB each way (../shared/docs/DESIGN.md §8).
+func headLoss(s *torch.Scope, m *model.Model, h, targets *torch.Tensor, B, T int64, gradScale float64) *torch.Tensor {
+	h = s.Narrow(h, 1, 0, T-1)                            // [B, T-1, H]
+	h = s.Reshape(h, B*(T-1), int64(m.Config.HiddenSize)) // [B·(T-1), H]
 	if m.Device != torch.CPU {
 		targets = s.To(targets, torch.Int64, m.Device)
 	}
-	return s.CrossEntropySum(logits, targets, data.IgnoreIndex)
+	return s.LinearCrossEntropy(h, m.EmbedOut, targets, torch.CrossEntropyOptions{IgnoreIndex: data.IgnoreIndex, GradScale: gradScale})
 }
 
 // backward computes the batch's loss sum and accumulates the gradients of
@@ -50,7 +65,7 @@ func backward(m *model.Model, b data.Batch, scale float64, checkpointing bool) (
 	}
 	s := torch.NewScope()
 	defer s.Close()
-	loss := lossSum(s, m, b)
+	loss := scaledLossSum(s, m, b, scale)
 	scaled := s.MulScalar(loss, scale)
 	if err := s.Err(); err != nil {
 		return 0, err
@@ -98,7 +113,7 @@ func backwardCheckpointed(m *model.Model, b data.Batch, scale float64) (float64,
 	if err := top.SetRequiresGrad(true); err != nil {
 		return 0, err
 	}
-	loss := headLoss(s, m, m.Final(s, top), targets, B, T)
+	loss := headLoss(s, m, m.Final(s, top), targets, B, T, scale)
 	scaled := s.MulScalar(loss, scale)
 	if err := s.Err(); err != nil {
 		return 0, err

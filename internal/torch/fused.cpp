@@ -1,0 +1,274 @@
+// fused.cpp: see fused.h. Plain ATen calls plus two hand-written loops; no
+// gotch internals. Compiled by cgo with the flags of scripts/libtorch-env.
+#include "fused.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace {
+
+char *error_message(const char *what) {
+  // Keep the first line: the rest of a c10::Error is a C++ backtrace.
+  std::string s(what);
+  auto nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  return strdup(s.c_str());
+}
+
+#define GL_TRY try {
+#define GL_CATCH                                   \
+  }                                                \
+  catch (const std::exception &e) {                \
+    return error_message(e.what());                \
+  }                                                \
+  catch (...) {                                    \
+    return error_message("unknown C++ exception"); \
+  }                                                \
+  return nullptr;
+
+at::Tensor &T(void *p) { return *static_cast<at::Tensor *>(p); }
+
+// Rows per chunk: about 64 MB of float32 logits, at least 64 rows (the
+// matrix products want tall blocks), at most all of them.
+int64_t default_chunk(int64_t vocab) {
+  int64_t rows = (int64_t(64) << 20) / (4 * std::max<int64_t>(vocab, 1));
+  return std::max<int64_t>(rows, 64);
+}
+
+struct LCEResult {
+  at::Tensor loss, gx, gw;
+};
+
+// The fused head. For each chunk of c rows: logits = x_c·wᵀ [c,V] (into a
+// reused buffer), log-softmax per row (float32), loss −= Σ logp[target];
+// when gradients are wanted, p = exp(logp), p[target] −= 1 (the gradient of
+// the summed loss with respect to the logits), then gx_c = p·w and
+// gw += pᵀ·x_c, both times grad_scale. Rows whose target is ignored never
+// reach the matrix products: they are dropped up front and their gx is 0.
+LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &targets, int64_t ignore, double scale,
+              int64_t chunk, bool want_gx, bool want_gw) {
+  TORCH_CHECK(x.dim() == 2 && w.dim() == 2, "linear_cross_entropy: x must be [N,H] and w [V,H], got ", x.sizes(), " and ",
+              w.sizes());
+  TORCH_CHECK(x.size(1) == w.size(1), "linear_cross_entropy: x is ", x.sizes(), " but w is ", w.sizes());
+  TORCH_CHECK(targets.dim() == 1 && targets.size(0) == x.size(0), "linear_cross_entropy: targets must be [",
+              x.size(0), "], got ", targets.sizes());
+  TORCH_CHECK(targets.scalar_type() == at::kLong, "linear_cross_entropy: targets must be int64");
+  TORCH_CHECK(x.scalar_type() == w.scalar_type(), "linear_cross_entropy: x is ", x.scalar_type(), " but w is ",
+              w.scalar_type());
+  const int64_t N = x.size(0), H = x.size(1), V = w.size(0);
+  if (chunk <= 0) chunk = default_chunk(V);
+
+  at::Tensor valid = targets.ne(ignore);
+  const int64_t n = valid.sum().item<int64_t>();
+  at::Tensor xs = x, ts = targets, idx;
+  const bool all = n == N;
+  if (!all) {
+    idx = valid.nonzero().squeeze(1);
+    xs = x.index_select(0, idx);
+    ts = targets.index_select(0, idx);
+  }
+  xs = xs.contiguous();
+  const auto fopt = x.options().dtype(at::kFloat);
+  at::Tensor loss = at::zeros({}, x.options().dtype(at::kDouble));
+  at::Tensor gxs, gw;
+  if (want_gx) gxs = at::empty({n, H}, x.options());
+  if (want_gw) gw = n == 0 ? at::zeros_like(w, at::MemoryFormat::Contiguous) : at::empty_like(w, at::MemoryFormat::Contiguous);
+  const bool fp32 = x.scalar_type() == at::kFloat;
+  const int64_t c0 = std::min(chunk, n);
+  at::Tensor logits_buf, logp_buf;
+  if (c0 > 0) {
+    logits_buf = at::empty({c0, V}, x.options());
+    logp_buf = at::empty({c0, V}, fopt);
+  }
+  const at::Tensor wt = w.t();
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t c = std::min(chunk, n - start);
+    at::Tensor xc = xs.narrow(0, start, c);
+    at::Tensor tc = ts.narrow(0, start, c).unsqueeze(1);  // [c,1]
+    at::Tensor logits = logits_buf.narrow(0, 0, c);
+    at::mm_out(logits, xc, wt);
+    at::Tensor logp = logp_buf.narrow(0, 0, c);
+    at::_log_softmax_out(logp, fp32 ? logits : logits.to(at::kFloat), 1, false);
+    at::Tensor picked = logp.gather(1, tc);  // [c,1]
+    loss.sub_(picked.sum(at::kDouble));
+    if (!want_gx && !want_gw) continue;
+    at::Tensor p = logp.exp_();
+    p.scatter_add_(1, tc, at::full({c, 1}, -1.0, fopt));
+    at::Tensor dl = fp32 ? p : p.to(x.scalar_type());
+    if (want_gx) {
+      at::Tensor out = gxs.narrow(0, start, c);
+      at::mm_out(out, dl, w);
+      if (scale != 1.0) out.mul_(scale);
+    }
+    if (want_gw) {
+      at::Tensor xsc = scale != 1.0 ? xc.mul(scale) : xc;
+      if (start == 0) {
+        at::mm_out(gw, dl.t(), xsc);
+      } else {
+        gw.addmm_(dl.t(), xsc);
+      }
+    }
+  }
+  LCEResult r;
+  r.loss = loss.to(x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat);
+  if (want_gx) {
+    if (all) {
+      r.gx = gxs;
+    } else {
+      r.gx = at::zeros({N, H}, x.options());
+      if (n > 0) r.gx.index_copy_(0, idx, gxs);
+    }
+  }
+  r.gw = gw;
+  return r;
+}
+
+struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
+  static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x, const at::Tensor &w,
+                            const at::Tensor &targets, int64_t ignore, double scale, int64_t chunk) {
+    const bool want_gx = ctx->needs_input_grad(0), want_gw = ctx->needs_input_grad(1);
+    LCEResult r = lce(x, w, targets, ignore, scale, chunk, want_gx, want_gw);
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["has_gx"] = want_gx;
+    ctx->saved_data["has_gw"] = want_gw;
+    if (want_gx) ctx->saved_data["gx"] = r.gx;
+    if (want_gw) ctx->saved_data["gw"] = r.gw;
+    return r.loss;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                 torch::autograd::variable_list grad_out) {
+    const double scale = ctx->saved_data["scale"].toDouble();
+    at::Tensor gx, gw;
+    // Take the gradients out of the context so autograd holds the only
+    // reference and may adopt the buffer as .grad without a copy.
+    if (ctx->saved_data["has_gx"].toBool()) {
+      gx = ctx->saved_data["gx"].toTensor();
+      ctx->saved_data.erase("gx");
+    }
+    if (ctx->saved_data["has_gw"].toBool()) {
+      gw = ctx->saved_data["gw"].toTensor();
+      ctx->saved_data.erase("gw");
+    }
+    // The gradients were made for an upstream gradient of `scale`; rescale
+    // them when another one arrives.
+    const double g = grad_out[0].item<double>();
+    if (g != static_cast<double>(static_cast<float>(scale)) && g != scale) {
+      const double f = g / scale;
+      if (gx.defined()) gx.mul_(f);
+      if (gw.defined()) gw.mul_(f);
+    }
+    return {gx, gw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+extern "C" {
+
+char *gl_linear_cross_entropy(void **out, void *x, void *w, void *targets, int64_t ignore_index, double grad_scale,
+                              int64_t chunk_rows) {
+  GL_TRY
+  const at::Tensor &X = T(x), &W = T(w), &Y = T(targets);
+  at::Tensor loss;
+  if (at::GradMode::is_enabled() && (X.requires_grad() || W.requires_grad())) {
+    loss = LinearCrossEntropy::apply(X, W, Y, ignore_index, grad_scale, chunk_rows);
+  } else {
+    loss = lce(X, W, Y, ignore_index, grad_scale, chunk_rows, false, false).loss;
+  }
+  *out = new at::Tensor(loss);
+  GL_CATCH
+}
+
+char *gl_adamw(void **params, void **grads, void **exp_avg, void **exp_avg_sq, const uint8_t *decay, int n, double lr,
+               double beta1, double beta2, double eps, double weight_decay, int64_t step, double grad_scale) {
+  GL_TRY
+  at::NoGradGuard no_grad;
+  const double bc1 = 1 - std::pow(beta1, double(step));
+  const double bc2 = 1 - std::pow(beta2, double(step));
+  // The constants as torch.optim.AdamW (single-tensor, foreach=False) hands
+  // them to its float32 kernels.
+  const float wdf = float(1 - lr * weight_decay);
+  const float w1 = float(1 - beta1);
+  const float b2f = float(beta2), c2 = float(1 - beta2);
+  const float inv_bc2 = float(1 / std::sqrt(bc2));
+  const float epsf = float(eps);
+  const float step_size = float(-lr / bc1);
+  const float gs = float(grad_scale);
+  for (int i = 0; i < n; i++) {
+    at::Tensor &p = T(params[i]), &m = T(exp_avg[i]), &v = T(exp_avg_sq[i]);
+    const at::Tensor &gref = T(grads[i]);
+    if (!gref.defined()) continue;
+    const bool wd = decay[i] != 0 && weight_decay != 0;
+    const bool fast = p.device().is_cpu() && p.scalar_type() == at::kFloat && gref.scalar_type() == at::kFloat &&
+                      m.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat && p.is_contiguous() &&
+                      gref.is_contiguous() && m.is_contiguous() && v.is_contiguous() && p.numel() == gref.numel() &&
+                      m.numel() == p.numel() && v.numel() == p.numel();
+    if (!fast) {
+      // Any other layout or device: the same update as ATen ops.
+      at::Tensor g = grad_scale != 1.0 ? gref.mul(grad_scale) : gref;
+      if (wd) p.mul_(1 - lr * weight_decay);
+      m.lerp_(g, 1 - beta1);
+      v.mul_(beta2).addcmul_(g, g, 1 - beta2);
+      at::Tensor denom = (v.sqrt() / std::sqrt(bc2)).add_(eps);
+      p.addcdiv_(m, denom, -lr / bc1);
+      continue;
+    }
+    float *P = p.data_ptr<float>(), *M = m.data_ptr<float>(), *Q = v.data_ptr<float>();
+    const float *G = gref.data_ptr<float>();
+    const bool scaled = grad_scale != 1.0;
+    at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; j++) {
+        float g = scaled ? G[j] * gs : G[j];
+        float pj = wd ? P[j] * wdf : P[j];
+        float mj = M[j];
+        mj = w1 < 0.5f ? mj + w1 * (g - mj) : g - (g - mj) * (1 - w1);  // lerp_
+        float vj = Q[j] * b2f + c2 * g * g;                               // mul_, addcmul_
+        float denom = std::sqrt(vj) * inv_bc2 + epsf;                     // sqrt / √bc2 + eps
+        P[j] = pj + step_size * mj / denom;                               // addcdiv_
+        M[j] = mj;
+        Q[j] = vj;
+      }
+    });
+  }
+  GL_CATCH
+}
+
+char *gl_grad_norm(void **grads, int n, double *out) {
+  GL_TRY
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> gs;
+  for (int i = 0; i < n; i++) {
+    if (T(grads[i]).defined()) gs.push_back(T(grads[i]));
+  }
+  if (gs.empty()) {
+    *out = 0;
+    return nullptr;
+  }
+  std::vector<at::Tensor> norms = at::_foreach_norm(gs, 2);
+  *out = at::linalg_vector_norm(at::stack(norms), 2).item<double>();
+  GL_CATCH
+}
+
+char *gl_drop_grad(void *t) {
+  GL_TRY
+  T(t).mutable_grad().reset();
+  GL_CATCH
+}
+
+char *gl_causal_attention(void **out, void *q, void *k, void *v, double scale) {
+  GL_TRY
+  at::Tensor y = at::scaled_dot_product_attention(T(q), T(k), T(v), c10::nullopt, 0.0, true, scale);
+  *out = new at::Tensor(y);
+  GL_CATCH
+}
+
+}  // extern "C"
