@@ -37,7 +37,7 @@ test-python-env:
 test: setup test-python-env
 	@$(ENV) export GOLAMINI_PYTHON="$$(scripts/reference-venv "$${GOLAMINI_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/golamini}/venv-light" scripts/reference/requirements-light.txt)" && \
 	  $(GO) vet ./... && \
-	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... && $(MAKE) --no-print-directory notebook-test-if-ready
 
 bench: setup build
 	@bench/run.sh
@@ -47,3 +47,20 @@ goldens: setup
 
 clean:
 	rm -rf bin
+
+# Go notebooks (examples/notebooks): Jupyter from PyPI and the GoNB kernel, installed under
+# ~/.cache/golamini/notebook and registered with Jupyter by scripts/notebook-setup.
+.PHONY: notebook-setup notebook-test notebook-test-if-ready
+
+notebook-setup: setup
+	@scripts/notebook-setup
+
+# Executes the notebooks headless (NOTEBOOK_TIMEOUT, default 900 s); fails on any error cell.
+notebook-test: notebook-setup
+	@scripts/notebook-test
+
+# `make test` runs the notebooks when the kernel set-up succeeds on this machine (it needs python3 with venv,
+# and PyPI and the Go module proxy once); otherwise it says they were skipped and why.
+notebook-test-if-ready:
+	@if scripts/notebook-setup; then scripts/notebook-test; \
+	else echo "make test: notebooks NOT tested: scripts/notebook-setup failed (see above)" >&2; fi
