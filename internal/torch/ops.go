@@ -40,6 +40,17 @@ func (s *Scope) Zeros(shape []int64, dtype DType, dev Device) *Tensor {
 	return s.wrap("zeros", out)
 }
 
+// Empty returns an uninitialised tensor (for buffers that are written before
+// they are read).
+func (s *Scope) Empty(shape []int64, dtype DType, dev Device) *Tensor {
+	if !s.ok("empty") {
+		return nil
+	}
+	var out lib.Ctensor
+	lib.AtgEmpty(&out, shape, len(shape), int32(dtype), int32(dev))
+	return s.wrap("empty", out)
+}
+
 // Ones returns a tensor of ones.
 func (s *Scope) Ones(shape []int64, dtype DType, dev Device) *Tensor {
 	if !s.ok("ones") {
@@ -369,6 +380,16 @@ func (s *Scope) Outer(a, b *Tensor) *Tensor {
 	return s.wrap("outer", out)
 }
 
+// Addcmul returns x + a·b elementwise (broadcasting), in one pass.
+func (s *Scope) Addcmul(x, a, b *Tensor) *Tensor {
+	if !s.ok("addcmul", x, a, b) {
+		return nil
+	}
+	var out lib.Ctensor
+	lib.AtgAddcmul(&out, x.c, a.c, b.c)
+	return s.wrap("addcmul", out)
+}
+
 // ---- reductions ----
 
 // Sum returns the sum of all elements (as dtype).
@@ -477,16 +498,6 @@ func (s *Scope) Embedding(w, ids *Tensor) *Tensor {
 	var out lib.Ctensor
 	lib.AtgEmbedding(&out, w.c, ids.c, -1, 0, 0)
 	return s.wrap("embedding", out)
-}
-
-// Gelu applies GELU; approximate is "none" (exact erf) or "tanh".
-func (s *Scope) Gelu(x *Tensor, approximate string) *Tensor {
-	if !s.ok("gelu", x) {
-		return nil
-	}
-	var out lib.Ctensor
-	lib.AtgGelu(&out, x.c, approximate)
-	return s.wrap("gelu", out)
 }
 
 // Softmax over dim, computed in dtype.

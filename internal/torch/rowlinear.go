@@ -1,0 +1,290 @@
+package torch
+
+/*
+#include <stdint.h>
+#include <string.h>
+
+// The BLAS inside libtorch_cpu (MKL in the PyPI and official x86 builds).
+// Weak, so a libtorch without them still links; rowLinearAvailable checks.
+#pragma weak sgemv_
+#pragma weak sgemm_
+#pragma weak MKL_Set_Num_Threads_Local
+extern void sgemv_(const char *trans, const int *m, const int *n, const float *alpha,
+                   const float *a, const int *lda, const float *x, const int *incx,
+                   const float *beta, float *y, const int *incy);
+extern void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
+                   const float *alpha, const float *a, const int *lda, const float *b,
+                   const int *ldb, const float *beta, float *c, const int *ldc);
+extern int MKL_Set_Num_Threads_Local(int n); // mkl_set_num_threads_local in mkl_service.h
+
+static int glm_blas_available(void) { return sgemv_ != 0 && sgemm_ != 0; }
+
+// glm_blas_sequential makes BLAS calls from the calling thread run on that
+// thread alone (no OpenMP team of BLAS's own); returns the previous setting.
+static int glm_blas_sequential(int on, int prev) {
+	if (!MKL_Set_Num_Threads_Local) return 0;
+	return MKL_Set_Num_Threads_Local(on ? 1 : prev);
+}
+
+// glm_linear_rows computes columns [r0, r0+n) of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
+// (all row-major float32, b may be NULL): rows r0… of w are one chunk of work.
+static void glm_linear_rows(const float *x, const float *w, const float *b, float *y,
+                            int m, int K, int N, int r0, int n) {
+	float one = 1, beta = 0;
+	if (b) {
+		for (int i = 0; i < m; i++) memcpy(y + (int64_t)i * N + r0, b + r0, (size_t)n * sizeof(float));
+		beta = 1;
+	}
+	const float *wc = w + (int64_t)r0 * K;
+	if (m == 1) {
+		// Column-major, wc is [K, n] with lda K: y[r0:] = wcᵀ·x.
+		int inc = 1;
+		sgemv_("T", &K, &n, &one, wc, &K, x, &inc, &beta, y + r0, &inc);
+	} else {
+		// Column-major, yᵀ[n, m] (ldc N) = wcᵀ[n, K]·xᵀ[K, m].
+		sgemm_("T", "N", &n, &m, &K, &one, wc, &K, x, &K, &beta, y + r0, &N);
+	}
+}
+*/
+import "C"
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lib "github.com/sugarme/gotch/libtch"
+)
+
+// RowLinearMaxRows is the most rows of x (batch × time) RowLinear computes
+// itself; larger inputs are compute-bound and go to libtorch's Linear, whose
+// GEMM is better there.
+const RowLinearMaxRows = 16
+
+// RowLinear returns x·wᵀ + b like Linear (b may be nil), and is the speed
+// path of decoding: for an input of at most RowLinearMaxRows rows, float32 on
+// the CPU, with no gradient to record, it splits the rows of w into chunks
+// that the worker thread and the helper threads of SetRowLinearThreads take
+// one at a time, each computing its chunk with the BLAS inside libtorch
+// (sgemv/sgemm). Anything else goes to Linear.
+//
+// Why: decoding a token is a chain of matrix-vector products that only read
+// the weights (179 MB per token for pythia-70m), so its speed is memory
+// bandwidth. libtorch's own threads (OpenMP, static split, spinning barriers)
+// need every thread of the team on a core at the same moment; on a machine
+// whose cores other processes also use, a descheduled thread stalls each
+// product (measured here under load: 2 OpenMP threads 3–6 tokens/s, 1 thread
+// 20–45, HF transformers the same). Taking chunks from a shared counter lets
+// whichever thread is running do the work: with idle cores both read memory
+// at once, on a busy machine the running one finishes alone.
+func (s *Scope) RowLinear(x, w, b *Tensor) *Tensor {
+	if !s.ok("row_linear", x, w) {
+		return nil
+	}
+	if !rowLinearEligible(x, w, b) {
+		return s.Linear(x, w, b)
+	}
+	xs, ws := x.Shape(), w.Shape()
+	K, N := xs[len(xs)-1], ws[0]
+	m := int64(1)
+	for _, d := range xs[:len(xs)-1] {
+		m *= d
+	}
+	outShape := append(append([]int64{}, xs[:len(xs)-1]...), N)
+	var out lib.Ctensor
+	lib.AtgEmpty(&out, outShape, len(outShape), int32(Float32), int32(CPU))
+	y := s.wrap("row_linear", out)
+	if y == nil {
+		return nil
+	}
+	xp := (*C.float)(lib.AtDataPtr(x.c))
+	wp := (*C.float)(lib.AtDataPtr(w.c))
+	var bp *C.float
+	if b != nil && b.c != nil {
+		bp = (*C.float)(lib.AtDataPtr(b.c))
+	}
+	yp := (*C.float)(lib.AtDataPtr(y.c))
+	rows := chunkRows(N, K)
+	chunks := (N + rows - 1) / rows
+	runChunks(chunks, func(i int64) {
+		r0 := i * rows
+		n := min(rows, N-r0)
+		C.glm_linear_rows(xp, wp, bp, yp, C.int(m), C.int(K), C.int(N), C.int(r0), C.int(n))
+	})
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(w)
+	runtime.KeepAlive(b)
+	return y
+}
+
+// rowLinearEligible reports whether RowLinear may compute x·wᵀ + b itself.
+func rowLinearEligible(x, w, b *Tensor) bool {
+	if !rowLinearAvailable() {
+		return false
+	}
+	ts := []*Tensor{x, w}
+	if b != nil && b.c != nil {
+		ts = append(ts, b)
+	}
+	for _, t := range ts {
+		if t.Device() != CPU || t.DType() != Float32 || !lib.AtIsContiguous(t.c) {
+			return false
+		}
+	}
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) < 1 || len(ws) != 2 || xs[len(xs)-1] != ws[1] || ws[0] == 0 || ws[1] == 0 {
+		return false // let Linear report the shape error
+	}
+	if b != nil && b.c != nil {
+		if bs := b.Shape(); len(bs) != 1 || bs[0] != ws[0] {
+			return false
+		}
+	}
+	m := int64(1)
+	for _, d := range xs[:len(xs)-1] {
+		m *= d
+	}
+	if m < 1 || m > RowLinearMaxRows {
+		return false
+	}
+	if gradEnabled() {
+		for _, t := range ts {
+			if t.RequiresGrad() {
+				return false // autograd must see the op
+			}
+		}
+	}
+	return true
+}
+
+// gradEnabled reports libtorch's grad mode on the calling thread.
+func gradEnabled() bool {
+	prev := setGradEnabled(false)
+	setGradEnabled(prev)
+	return prev
+}
+
+// chunkRows picks how many rows of w one chunk holds: about 256 KB of weights
+// (so the last chunks even out the threads' finishing times) but at least 64
+// rows (so per-chunk overhead stays small) and at most N.
+func chunkRows(N, K int64) int64 {
+	r := max(64, (256<<10)/(4*K))
+	r = (r + 15) &^ 15
+	return min(r, N)
+}
+
+var (
+	blasOnce sync.Once
+	blasOK   bool
+)
+
+func rowLinearAvailable() bool {
+	blasOnce.Do(func() { blasOK = C.glm_blas_available() != 0 })
+	return blasOK
+}
+
+// ---- the helper threads ----
+
+// rowJob is one RowLinear call shared between threads.
+type rowJob struct {
+	next, done atomic.Int64
+	n          int64
+	fn         func(int64)
+	finished   chan struct{} // closed by whoever finishes the last chunk
+}
+
+// work takes chunks until none are left.
+func (j *rowJob) work() {
+	for {
+		i := j.next.Add(1) - 1
+		if i >= j.n {
+			return
+		}
+		j.fn(i)
+		if j.done.Add(1) == j.n {
+			close(j.finished)
+		}
+	}
+}
+
+var (
+	helpersMu sync.Mutex
+	helpers   []chan *rowJob
+	helperN   = defaultRowLinearThreads() - 1
+)
+
+// defaultRowLinearThreads is the number of CPUs this process may run on.
+func defaultRowLinearThreads() int { return runtime.NumCPU() }
+
+// SetRowLinearThreads sets how many threads RowLinear uses, the worker
+// included (default: the number of CPUs this process may run on). 1 keeps
+// everything on the worker.
+func SetRowLinearThreads(n int) {
+	helpersMu.Lock()
+	defer helpersMu.Unlock()
+	helperN = max(0, n-1)
+}
+
+// startHelpers returns the helper queues, starting helper threads as needed.
+func startHelpers() []chan *rowJob {
+	helpersMu.Lock()
+	defer helpersMu.Unlock()
+	for len(helpers) < helperN {
+		ch := make(chan *rowJob, 1)
+		helpers = append(helpers, ch)
+		go func() {
+			// A thread of its own that only calls BLAS, single-threaded.
+			runtime.LockOSThread()
+			C.glm_blas_sequential(1, 0)
+			for {
+				j, ok := receiveSoon(ch)
+				if !ok {
+					return
+				}
+				j.work()
+			}
+		}()
+	}
+	return helpers[:helperN]
+}
+
+// helperSpin is how long a helper polls for the next job before it sleeps.
+// Decoding calls RowLinear every 10–50 µs; waking a sleeping thread costs
+// about as much, so a helper that slept between calls would join each one late.
+const helperSpin = 50 * time.Microsecond
+
+// receiveSoon polls ch for helperSpin, then blocks on it.
+func receiveSoon(ch chan *rowJob) (*rowJob, bool) {
+	deadline := time.Now().Add(helperSpin)
+	for time.Now().Before(deadline) {
+		select {
+		case j, ok := <-ch:
+			return j, ok
+		default:
+		}
+	}
+	j, ok := <-ch
+	return j, ok
+}
+
+// runChunks runs fn(0…n−1) on the worker and the helpers and returns when all
+// are done. Chunks are handed out one at a time, so a helper that is late or
+// descheduled simply takes fewer.
+func runChunks(n int64, fn func(int64)) {
+	j := &rowJob{n: n, fn: fn, finished: make(chan struct{})}
+	if n > 1 {
+		for _, h := range startHelpers() {
+			select {
+			case h <- j:
+			default: // busy: we do not wait for it
+			}
+		}
+	}
+	prev := C.glm_blas_sequential(1, 0)
+	j.work()
+	C.glm_blas_sequential(0, prev)
+	if j.done.Load() < n {
+		<-j.finished
+	}
+}

@@ -1,0 +1,111 @@
+package torch
+
+import (
+	"fmt"
+	"math"
+	"testing"
+)
+
+// RowLinear computes what Linear computes, for one and several rows, with and
+// without bias, when the rows of w do not divide into whole chunks, and on
+// one thread or several.
+func TestRowLinearMatchesLinear(t *testing.T) {
+	for _, threads := range []int{1, 3} {
+		for _, tc := range []struct {
+			xShape []int64
+			N      int64
+			bias   bool
+		}{
+			{[]int64{1, 1, 64}, 1000, true},
+			{[]int64{1, 64}, 1000, false},
+			{[]int64{2, 3, 48}, 333, true},
+			{[]int64{5, 48}, 70, false},
+			{[]int64{48}, 129, true},
+		} {
+			name := fmt.Sprintf("threads%d/x%v/N%d/bias%v", threads, tc.xShape, tc.N, tc.bias)
+			t.Run(name, func(t *testing.T) {
+				SetRowLinearThreads(threads)
+				defer SetRowLinearThreads(defaultRowLinearThreads())
+				err := Do(func() error {
+					defer NoGrad()()
+					s := NewScope()
+					defer s.Close()
+					K := tc.xShape[len(tc.xShape)-1]
+					x := s.Randn(tc.xShape, Float32, CPU)
+					w := s.Randn([]int64{tc.N, K}, Float32, CPU)
+					var b *Tensor
+					if tc.bias {
+						b = s.Randn([]int64{tc.N}, Float32, CPU)
+					}
+					if err := s.Err(); err != nil {
+						return err
+					}
+					if !rowLinearEligible(x, w, b) {
+						return fmt.Errorf("not eligible")
+					}
+					got, want := s.RowLinear(x, w, b), s.Linear(x, w, b)
+					if err := s.Err(); err != nil {
+						return err
+					}
+					if g, w := fmt.Sprint(got.Shape()), fmt.Sprint(want.Shape()); g != w {
+						return fmt.Errorf("shape %s, want %s", g, w)
+					}
+					gv, _ := got.Float32s()
+					wv, _ := want.Float32s()
+					for i := range wv {
+						if d := math.Abs(float64(gv[i] - wv[i])); d > 1e-4*(1+math.Abs(float64(wv[i]))) {
+							return fmt.Errorf("element %d: %v, want %v", i, gv[i], wv[i])
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// With autograd on and a weight that needs a gradient, RowLinear is Linear
+// (the gradient flows), and inputs it cannot take fall back too.
+func TestRowLinearFallsBack(t *testing.T) {
+	err := Do(func() error {
+		s := NewScope()
+		defer s.Close()
+		x := s.Randn([]int64{1, 8}, Float32, CPU)
+		w := s.Randn([]int64{4, 8}, Float32, CPU)
+		if err := s.Err(); err != nil {
+			return err
+		}
+		if err := w.SetRequiresGrad(true); err != nil {
+			return err
+		}
+		if rowLinearEligible(x, w, nil) {
+			return fmt.Errorf("eligible with grad enabled and w requiring grad")
+		}
+		loss := s.Sum(s.RowLinear(x, w, nil), Float32)
+		if err := s.Err(); err != nil {
+			return err
+		}
+		if err := loss.Backward(); err != nil {
+			return err
+		}
+		g, err := w.Grad()
+		if err != nil || g == nil {
+			return fmt.Errorf("no gradient for w: %v", err)
+		}
+		g.Free()
+		big := s.Randn([]int64{RowLinearMaxRows + 1, 8}, Float32, CPU)
+		half := s.To(x, Float64, CPU)
+		restore := NoGrad()
+		defer restore()
+		if rowLinearEligible(big, w, nil) || rowLinearEligible(half, w, nil) || rowLinearEligible(s.Transpose(s.Randn([]int64{8, 2}, Float32, CPU), 0, 1), w, nil) {
+			return fmt.Errorf("eligible: too many rows, float64 or non-contiguous input")
+		}
+		return s.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
