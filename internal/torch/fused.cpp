@@ -7,6 +7,9 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -48,10 +51,10 @@ struct LCEResult {
 };
 
 // The fused head. For each chunk of c rows: logits = x_c·wᵀ [c,V] (into a
-// reused buffer), log-softmax per row (float32), loss −= Σ logp[target];
-// when gradients are wanted, p = exp(logp), p[target] −= 1 (the gradient of
-// the summed loss with respect to the logits), then gx_c = p·w and
-// gw += pᵀ·x_c, both times grad_scale. Rows whose target is ignored never
+// reused buffer), softmax per row (float32), loss −= Σ log p[target]; when
+// gradients are wanted, p[target] −= 1 (the gradient of the summed loss
+// with respect to the logits), then gx_c = p·w and gw += pᵀ·x_c, both times
+// grad_scale. Rows whose target is ignored never
 // reach the matrix products: they are dropped up front and their gx is 0.
 LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &targets, int64_t ignore, double scale,
               int64_t chunk, bool want_gx, bool want_gw) {
@@ -83,10 +86,10 @@ LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &target
   if (want_gw) gw = n == 0 ? at::zeros_like(w, at::MemoryFormat::Contiguous) : at::empty_like(w, at::MemoryFormat::Contiguous);
   const bool fp32 = x.scalar_type() == at::kFloat;
   const int64_t c0 = std::min(chunk, n);
-  at::Tensor logits_buf, logp_buf;
+  at::Tensor logits_buf, prob_buf;
   if (c0 > 0) {
     logits_buf = at::empty({c0, V}, x.options());
-    logp_buf = at::empty({c0, V}, fopt);
+    prob_buf = at::empty({c0, V}, fopt);
   }
   const at::Tensor wt = w.t();
   for (int64_t start = 0; start < n; start += chunk) {
@@ -95,12 +98,22 @@ LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &target
     at::Tensor tc = ts.narrow(0, start, c).unsqueeze(1);  // [c,1]
     at::Tensor logits = logits_buf.narrow(0, 0, c);
     at::mm_out(logits, xc, wt);
-    at::Tensor logp = logp_buf.narrow(0, 0, c);
-    at::_log_softmax_out(logp, fp32 ? logits : logits.to(at::kFloat), 1, false);
-    at::Tensor picked = logp.gather(1, tc);  // [c,1]
-    loss.sub_(picked.sum(at::kDouble));
+    at::Tensor lf = fp32 ? logits : logits.to(at::kFloat);
+    at::Tensor p = prob_buf.narrow(0, 0, c);
+    at::_softmax_out(p, lf, 1, false);
+    // loss_row = −log p[target]. Where p[target] is so small that float32
+    // may have lost it (< 1e-30: a loss above 69), take log_softmax of the
+    // row's logits instead.
+    at::Tensor picked = p.gather(1, tc);  // [c,1]
+    at::Tensor rows_loss = picked.log().neg_();
+    at::Tensor tiny = picked.lt(1e-30).squeeze(1);
+    if (tiny.any().item<bool>()) {
+      at::Tensor r = tiny.nonzero().squeeze(1);
+      at::Tensor exact = at::log_softmax(lf.index_select(0, r), 1).gather(1, tc.index_select(0, r)).neg_();
+      rows_loss.index_copy_(0, r, exact);
+    }
+    loss.add_(rows_loss.sum(at::kDouble));
     if (!want_gx && !want_gw) continue;
-    at::Tensor p = logp.exp_();
     p.scatter_add_(1, tc, at::full({c, 1}, -1.0, fopt));
     at::Tensor dl = fp32 ? p : p.to(x.scalar_type());
     if (want_gx) {
@@ -129,6 +142,51 @@ LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &target
   }
   r.gw = gw;
   return r;
+}
+
+struct AdamWConsts {
+  float gs, wdf, w1, b2f, c2, inv_bc2, eps, step_size;
+};
+
+// adamw_span updates elements [b, e) of one parameter: torch.optim.AdamW's
+// ops (mul_ for weight decay, lerp_, mul_ and addcmul_, sqrt / √bc2 + eps,
+// addcdiv_) fused per element, four lanes at a time with SSE2 where the
+// compiler targets x86-64 (cgo does not allow -fno-math-errno, without which
+// the compiler will not vectorise a loop with sqrt). Each lane does the
+// scalar code's operations in the same order, so both give the same bits.
+void adamw_span(float *__restrict__ P, const float *__restrict__ G, float *__restrict__ M, float *__restrict__ Q,
+                int64_t b, int64_t e, const AdamWConsts k) {
+  const bool lerp_low = k.w1 < 0.5f;
+  int64_t j = b;
+#if defined(__SSE2__)
+  if (lerp_low) {
+    const __m128 gs = _mm_set1_ps(k.gs), wdf = _mm_set1_ps(k.wdf), w1 = _mm_set1_ps(k.w1), b2f = _mm_set1_ps(k.b2f),
+                 c2 = _mm_set1_ps(k.c2), inv = _mm_set1_ps(k.inv_bc2), eps = _mm_set1_ps(k.eps),
+                 step = _mm_set1_ps(k.step_size);
+    for (; j + 4 <= e; j += 4) {
+      const __m128 g = _mm_mul_ps(_mm_loadu_ps(G + j), gs);
+      const __m128 pj = _mm_mul_ps(_mm_loadu_ps(P + j), wdf);
+      __m128 mj = _mm_loadu_ps(M + j);
+      mj = _mm_add_ps(mj, _mm_mul_ps(w1, _mm_sub_ps(g, mj)));
+      const __m128 vj = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(Q + j), b2f), _mm_mul_ps(_mm_mul_ps(c2, g), g));
+      const __m128 denom = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vj), inv), eps);
+      _mm_storeu_ps(P + j, _mm_add_ps(pj, _mm_div_ps(_mm_mul_ps(step, mj), denom)));
+      _mm_storeu_ps(M + j, mj);
+      _mm_storeu_ps(Q + j, vj);
+    }
+  }
+#endif
+  for (; j < e; j++) {
+    const float g = G[j] * k.gs;
+    const float pj = P[j] * k.wdf;
+    float mj = M[j];
+    mj = lerp_low ? mj + k.w1 * (g - mj) : g - (g - mj) * (1 - k.w1);  // lerp_
+    const float vj = Q[j] * k.b2f + k.c2 * g * g;                       // mul_, addcmul_
+    const float denom = std::sqrt(vj) * k.inv_bc2 + k.eps;               // sqrt / √bc2 + eps
+    P[j] = pj + k.step_size * mj / denom;                               // addcdiv_
+    M[j] = mj;
+    Q[j] = vj;
+  }
 }
 
 struct LinearCrossEntropy : public torch::autograd::Function<LinearCrossEntropy> {
@@ -224,20 +282,8 @@ char *gl_adamw(void **params, void **grads, void **exp_avg, void **exp_avg_sq, c
     }
     float *P = p.data_ptr<float>(), *M = m.data_ptr<float>(), *Q = v.data_ptr<float>();
     const float *G = gref.data_ptr<float>();
-    const bool scaled = grad_scale != 1.0;
-    at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-      for (int64_t j = b; j < e; j++) {
-        float g = scaled ? G[j] * gs : G[j];
-        float pj = wd ? P[j] * wdf : P[j];
-        float mj = M[j];
-        mj = w1 < 0.5f ? mj + w1 * (g - mj) : g - (g - mj) * (1 - w1);  // lerp_
-        float vj = Q[j] * b2f + c2 * g * g;                               // mul_, addcmul_
-        float denom = std::sqrt(vj) * inv_bc2 + epsf;                     // sqrt / √bc2 + eps
-        P[j] = pj + step_size * mj / denom;                               // addcdiv_
-        M[j] = mj;
-        Q[j] = vj;
-      }
-    });
+    const AdamWConsts k{gs, wd ? wdf : 1.0f, w1, b2f, c2, inv_bc2, epsf, step_size};
+    at::parallel_for(0, p.numel(), 1 << 15, [&](int64_t b, int64_t e) { adamw_span(P, G, M, Q, b, e, k); });
   }
   GL_CATCH
 }

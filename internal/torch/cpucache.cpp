@@ -1,0 +1,173 @@
+// cpucache.cpp: an opt-in caching allocator for libtorch's CPU tensors (see
+// cpucache.go). Large blocks freed by tensors are kept and handed to later
+// tensors of about the same size, so a training step that allocates the
+// same activations and gradients as the step before gets memory that is
+// already mapped, instead of fresh pages the kernel must fault in and zero.
+#include "cpucache.h"
+
+#include <c10/core/Allocator.h>
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+constexpr size_t kMinCached = size_t(1) << 20;  // smaller blocks: plain malloc (glibc reuses them itself)
+constexpr size_t kRound = size_t(1) << 16;      // cached sizes are multiples of 64 KiB
+
+void cache_delete(void *p);
+
+struct CachingCPUAllocator final : public c10::Allocator {
+  mutable std::mutex mu;
+  mutable std::multimap<size_t, void *> free_blocks;  // size → block not in use
+  mutable std::unordered_map<void *, size_t> sizes;   // every block this allocator made, in use or free
+  mutable size_t cached = 0;                          // bytes in free_blocks
+  mutable size_t limit = 0;                           // most bytes kept free
+  mutable size_t hits = 0, misses = 0;
+
+  c10::DataPtr allocate(size_t n) const override {
+    if (n < kMinCached) {
+      void *p = c10::alloc_cpu(n);
+      return {p, p, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
+    }
+    const size_t want = (n + kRound - 1) / kRound * kRound;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      // Best fit among blocks at most 1/8 larger than asked for.
+      auto it = free_blocks.lower_bound(want);
+      if (it != free_blocks.end() && it->first <= want + want / 8) {
+        void *p = it->second;
+        cached -= it->first;
+        free_blocks.erase(it);
+        hits++;
+        return {p, p, &cache_delete, c10::Device(c10::DeviceType::CPU)};
+      }
+      misses++;
+    }
+    void *p = c10::alloc_cpu(want);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      sizes[p] = want;
+    }
+    return {p, p, &cache_delete, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &cache_delete; }
+
+  // release returns block p (made here) to the cache, dropping the largest
+  // free blocks if it does not fit, or to the system when it is larger than
+  // the limit.
+  void release(void *p) const {
+    std::unique_lock<std::mutex> lock(mu);
+    auto it = sizes.find(p);
+    if (it == sizes.end()) {  // a small block from raw_allocate
+      lock.unlock();
+      c10::free_cpu(p);
+      return;
+    }
+    const size_t n = it->second;
+    std::vector<void *> drop;
+    while (n <= limit && cached + n > limit && !free_blocks.empty()) {
+      auto last = std::prev(free_blocks.end());  // the largest free block
+      cached -= last->first;
+      sizes.erase(last->second);
+      drop.push_back(last->second);
+      free_blocks.erase(last);
+    }
+    if (cached + n <= limit) {
+      free_blocks.emplace(n, p);
+      cached += n;
+    } else {
+      sizes.erase(it);
+      drop.push_back(p);
+    }
+    lock.unlock();
+    for (void *q : drop) c10::free_cpu(q);
+  }
+
+  // trim frees every cached block.
+  void trim() const {
+    std::vector<void *> drop;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto &kv : free_blocks) {
+        sizes.erase(kv.second);
+        drop.push_back(kv.second);
+      }
+      free_blocks.clear();
+      cached = 0;
+    }
+    for (void *q : drop) c10::free_cpu(q);
+  }
+};
+
+CachingCPUAllocator *g_cache = nullptr;
+std::mutex g_install;
+
+void cache_delete(void *p) {
+  if (p != nullptr) g_cache->release(p);
+}
+
+char *error_copy(const char *what) {
+  std::string s(what);
+  auto nl = s.find('\n');
+  if (nl != std::string::npos) s.resize(nl);
+  return strdup(s.c_str());
+}
+
+}  // namespace
+
+extern "C" {
+
+char *gl_cpu_cache_enable(int64_t limit_bytes) {
+  try {
+    std::lock_guard<std::mutex> lock(g_install);
+    if (limit_bytes <= 0) {
+      // Off: new tensors come from libtorch's default allocator again;
+      // blocks still in use come back here when freed and are released.
+      if (g_cache == nullptr) return nullptr;
+      c10::SetCPUAllocator(c10::GetDefaultCPUAllocator(), /*priority=*/100);
+      {
+        std::lock_guard<std::mutex> l(g_cache->mu);
+        g_cache->limit = 0;
+      }
+      g_cache->trim();
+      return nullptr;
+    }
+    if (g_cache == nullptr) {
+      // Never destroyed: tensors made through it may outlive any caller.
+      g_cache = new CachingCPUAllocator();
+    }
+    {
+      std::lock_guard<std::mutex> l(g_cache->mu);
+      g_cache->limit = size_t(limit_bytes);
+    }
+    c10::SetCPUAllocator(g_cache, /*priority=*/100);
+    return nullptr;
+  } catch (const std::exception &e) {
+    return error_copy(e.what());
+  }
+}
+
+void gl_cpu_cache_trim(void) {
+  if (g_cache != nullptr) g_cache->trim();
+}
+
+void gl_cpu_cache_stats(int64_t *cached, int64_t *limit, int64_t *hits, int64_t *misses) {
+  *cached = *limit = *hits = *misses = 0;
+  if (g_cache == nullptr) return;
+  std::lock_guard<std::mutex> lock(g_cache->mu);
+  *cached = int64_t(g_cache->cached);
+  *limit = int64_t(g_cache->limit);
+  *hits = int64_t(g_cache->hits);
+  *misses = int64_t(g_cache->misses);
+}
+
+}  // extern "C"
