@@ -7,10 +7,12 @@ import (
 )
 
 // RowLinear computes what Linear computes, for one and several rows, with and
-// without bias, when the rows of w do not divide into whole chunks, and on
-// one thread or several.
+// without bias, in one chunk or many (the last one short), on the worker
+// alone or shared with two helper threads.
 func TestRowLinearMatchesLinear(t *testing.T) {
+	defer func() { shareOverride = 0 }()
 	for _, threads := range []int{1, 3} {
+		shareOverride = threads - 2 // 1 thread: never share; 3: always
 		for _, tc := range []struct {
 			xShape []int64
 			N      int64
@@ -21,6 +23,9 @@ func TestRowLinearMatchesLinear(t *testing.T) {
 			{[]int64{2, 3, 48}, 333, true},
 			{[]int64{5, 48}, 70, false},
 			{[]int64{48}, 129, true},
+			{[]int64{1, 1, 64}, 5000, true},  // 5 chunks of 1024 rows
+			{[]int64{1, 256}, 3001, false},   // 12 chunks of 256 rows
+			{[]int64{3, 2, 512}, 1100, true}, // sgemm path, 9 chunks of 128 rows
 		} {
 			name := fmt.Sprintf("threads%d/x%v/N%d/bias%v", threads, tc.xShape, tc.N, tc.bias)
 			t.Run(name, func(t *testing.T) {
@@ -42,6 +47,9 @@ func TestRowLinearMatchesLinear(t *testing.T) {
 					}
 					if !rowLinearEligible(x, w, b) {
 						return fmt.Errorf("not eligible")
+					}
+					if rows := chunkRows(tc.N, K); tc.N > 1000 && rows >= tc.N {
+						return fmt.Errorf("one chunk of %d rows: the case does not test chunking", rows)
 					}
 					got, want := s.RowLinear(x, w, b), s.Linear(x, w, b)
 					if err := s.Err(); err != nil {
