@@ -1,35 +1,18 @@
 package torch
 
 /*
+#cgo LDFLAGS: -lm
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-// The BLAS inside libtorch_cpu (MKL in the PyPI and official x86 builds).
-// Weak, so a libtorch without them still links; rowLinearAvailable checks.
-#pragma weak sgemv_
-#pragma weak sgemm_
-#pragma weak MKL_Set_Num_Threads_Local
-extern void sgemv_(const char *trans, const int *m, const int *n, const float *alpha,
-                   const float *a, const int *lda, const float *x, const int *incx,
-                   const float *beta, float *y, const int *incy);
-extern void sgemm_(const char *ta, const char *tb, const int *m, const int *n, const int *k,
-                   const float *alpha, const float *a, const int *lda, const float *b,
-                   const int *ldb, const float *beta, float *c, const int *ldc);
-extern int MKL_Set_Num_Threads_Local(int n); // mkl_set_num_threads_local in mkl_service.h
-
-static int glm_blas_available(void) { return sgemv_ != 0 && sgemm_ != 0; }
-
-// glm_blas_sequential makes BLAS calls from the calling thread run on that
-// thread alone (no OpenMP team of BLAS's own); returns the previous setting.
-static int glm_blas_sequential(int on, int prev) {
-	if (!MKL_Set_Num_Threads_Local) return 0;
-	return MKL_Set_Num_Threads_Local(on ? 1 : prev);
-}
+#include "blas.h"
 
 // glm_linear_rows computes columns [r0, r0+n) of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
 // (all row-major float32, b may be NULL): rows r0… of w are one chunk of work.
+// With gelu set it then applies exact GELU to them, as ATen writes it:
+// x·½·(1 + erf(x/√2)).
 static void glm_linear_rows(const float *x, const float *w, const float *b, float *y,
-                            int m, int K, int N, int r0, int n) {
+                            int m, int K, int N, int r0, int n, int gelu) {
 	float one = 1, beta = 0;
 	if (b) {
 		for (int i = 0; i < m; i++) memcpy(y + (int64_t)i * N + r0, b + r0, (size_t)n * sizeof(float));
@@ -43,6 +26,16 @@ static void glm_linear_rows(const float *x, const float *w, const float *b, floa
 	} else {
 		// Column-major, yᵀ[n, m] (ldc N) = wcᵀ[n, K]·xᵀ[K, m].
 		sgemm_("T", "N", &n, &m, &K, &one, wc, &K, x, &K, &beta, y + r0, &N);
+	}
+	if (gelu) {
+		const float alpha = (float)M_SQRT1_2;
+		for (int i = 0; i < m; i++) {
+			float *yi = y + (int64_t)i * N + r0;
+			for (int j = 0; j < n; j++) {
+				float v = yi[j];
+				yi[j] = v * 0.5f * (1.0f + erff(v * alpha));
+			}
+		}
 	}
 }
 */
@@ -87,6 +80,28 @@ func (s *Scope) RowLinear(x, w, b *Tensor) *Tensor {
 	if !rowLinearEligible(x, w, b) {
 		return s.Linear(x, w, b)
 	}
+	return s.rowLinear(x, w, b, false)
+}
+
+// RowLinearGELU returns Gelu(x·wᵀ + b, "none") (exact GELU), applying GELU to
+// each chunk of RowLinear's output while it is still in cache. Speed helper:
+// libtorch's exact GELU is one more op per layer and token, and the slowest
+// of the small ones on the data a product has just evicted from the caches
+// (measured: about 80 µs for 2,048 values after a 103 MB product against
+// 9 µs warm, both with 1 thread; 60–380 µs with libtorch's 2 threads).
+// Inputs RowLinear does not take go to Gelu(Linear(…)).
+func (s *Scope) RowLinearGELU(x, w, b *Tensor) *Tensor {
+	if !s.ok("row_linear_gelu", x, w) {
+		return nil
+	}
+	if !rowLinearEligible(x, w, b) {
+		return s.Gelu(s.Linear(x, w, b), "none")
+	}
+	return s.rowLinear(x, w, b, true)
+}
+
+// rowLinear is RowLinear on inputs rowLinearEligible accepted.
+func (s *Scope) rowLinear(x, w, b *Tensor, gelu bool) *Tensor {
 	xs, ws := x.Shape(), w.Shape()
 	K, N := xs[len(xs)-1], ws[0]
 	m := int64(1)
@@ -115,7 +130,7 @@ func (s *Scope) RowLinear(x, w, b *Tensor) *Tensor {
 	runChunks(chunks, share, func(i int64) {
 		r0 := i * rows
 		n := min(rows, N-r0)
-		C.glm_linear_rows(xp, wp, bp, yp, C.int(m), C.int(K), C.int(N), C.int(r0), C.int(n))
+		C.glm_linear_rows(xp, wp, bp, yp, C.int(m), C.int(K), C.int(N), C.int(r0), C.int(n), C.int(b32(gelu)))
 	})
 	if chunks > 1 {
 		sharing.observe(size, share, time.Since(start))

@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// RowLinear computes what Linear computes, for one and several rows, with and
-// without bias, in one chunk or many (the last one short), on the worker
-// alone or shared with two helper threads.
+// RowLinear computes what Linear computes, and RowLinearGELU what Gelu of it
+// computes, for one and several rows, with and without bias, in one chunk or
+// many (the last one short), on the worker alone or shared with two helper
+// threads.
 func TestRowLinearMatchesLinear(t *testing.T) {
 	defer func() { shareOverride = 0 }()
 	for _, threads := range []int{1, 3} {
@@ -51,18 +52,23 @@ func TestRowLinearMatchesLinear(t *testing.T) {
 					if rows := chunkRows(tc.N, K); tc.N > 1000 && rows >= tc.N {
 						return fmt.Errorf("one chunk of %d rows: the case does not test chunking", rows)
 					}
-					got, want := s.RowLinear(x, w, b), s.Linear(x, w, b)
-					if err := s.Err(); err != nil {
-						return err
-					}
-					if g, w := fmt.Sprint(got.Shape()), fmt.Sprint(want.Shape()); g != w {
-						return fmt.Errorf("shape %s, want %s", g, w)
-					}
-					gv, _ := got.Float32s()
-					wv, _ := want.Float32s()
-					for i := range wv {
-						if d := math.Abs(float64(gv[i] - wv[i])); d > 1e-4*(1+math.Abs(float64(wv[i]))) {
-							return fmt.Errorf("element %d: %v, want %v", i, gv[i], wv[i])
+					for _, gelu := range []bool{false, true} {
+						got, want := s.RowLinear(x, w, b), s.Linear(x, w, b)
+						if gelu {
+							got, want = s.RowLinearGELU(x, w, b), s.Gelu(want, "none")
+						}
+						if err := s.Err(); err != nil {
+							return err
+						}
+						if g, w := fmt.Sprint(got.Shape()), fmt.Sprint(want.Shape()); g != w {
+							return fmt.Errorf("gelu %v: shape %s, want %s", gelu, g, w)
+						}
+						gv, _ := got.Float32s()
+						wv, _ := want.Float32s()
+						for i := range wv {
+							if d := math.Abs(float64(gv[i] - wv[i])); d > 1e-4*(1+math.Abs(float64(wv[i]))) {
+								return fmt.Errorf("gelu %v: element %d: %v, want %v", gelu, i, gv[i], wv[i])
+							}
 						}
 					}
 					return nil
