@@ -27,9 +27,10 @@ func (m *Model) NewCache(batch, capacity int64) (*Cache, error) {
 	cache := &Cache{Capacity: capacity, layers: make([]layerCache, c.NumHiddenLayers)}
 	shape := []int64{batch, int64(c.NumAttentionHeads), capacity, int64(c.HeadSize)}
 	for i := range cache.layers {
-		// Uninitialised: attention only reads the first Len positions, which
-		// append has written (zeroing 12 buffers cost ~0.3 ms per token
-		// averaged over a 128-token generation on the busy 2-core machine).
+		// Uninitialised: attention only reads positions that append or
+		// torch.DecodeAttention has written (zeroing 12 buffers cost ~0.3 ms
+		// per token averaged over a 128-token generation on the busy 2-core
+		// machine).
 		cache.layers[i].k = s.Keep(s.Empty(shape, m.DType, m.Device))
 		cache.layers[i].v = s.Keep(s.Empty(shape, m.DType, m.Device))
 	}
