@@ -25,12 +25,34 @@ constexpr size_t kRound = size_t(1) << 16;      // cached sizes are multiples of
 void cache_delete(void *p);
 
 struct CachingCPUAllocator final : public c10::Allocator {
+  struct Free {
+    void *p;
+    uint64_t seq;  // when it was freed: older blocks go first
+  };
   mutable std::mutex mu;
-  mutable std::multimap<size_t, void *> free_blocks;  // size → block not in use
-  mutable std::unordered_map<void *, size_t> sizes;   // every block this allocator made, in use or free
-  mutable size_t cached = 0;                          // bytes in free_blocks
-  mutable size_t limit = 0;                           // most bytes kept free
+  mutable std::multimap<size_t, Free> free_blocks;   // size → block not in use
+  mutable std::unordered_map<void *, size_t> sizes;  // every block this allocator made, in use or free
+  mutable size_t cached = 0;                         // bytes in free_blocks
+  mutable size_t limit = 0;                          // most bytes kept free
+  mutable uint64_t seq = 0;
   mutable size_t hits = 0, misses = 0;
+
+  // evict_locked removes the oldest free blocks until at least `need` bytes
+  // are gone (or none is left) and returns them for freeing outside the lock.
+  void evict_locked(size_t need, std::vector<void *> &drop) const {
+    size_t freed = 0;
+    while (freed < need && !free_blocks.empty()) {
+      auto oldest = free_blocks.begin();
+      for (auto it = free_blocks.begin(); it != free_blocks.end(); ++it) {
+        if (it->second.seq < oldest->second.seq) oldest = it;
+      }
+      freed += oldest->first;
+      cached -= oldest->first;
+      sizes.erase(oldest->second.p);
+      drop.push_back(oldest->second.p);
+      free_blocks.erase(oldest);
+    }
+  }
 
   c10::DataPtr allocate(size_t n) const override {
     if (n < kMinCached) {
@@ -38,19 +60,25 @@ struct CachingCPUAllocator final : public c10::Allocator {
       return {p, p, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
     }
     const size_t want = (n + kRound - 1) / kRound * kRound;
+    std::vector<void *> drop;
     {
       std::lock_guard<std::mutex> lock(mu);
       // Best fit among blocks at most 1/8 larger than asked for.
       auto it = free_blocks.lower_bound(want);
       if (it != free_blocks.end() && it->first <= want + want / 8) {
-        void *p = it->second;
+        void *p = it->second.p;
         cached -= it->first;
         free_blocks.erase(it);
         hits++;
         return {p, p, &cache_delete, c10::Device(c10::DeviceType::CPU)};
       }
+      // A size the cache cannot serve: give back as much of the oldest
+      // cached memory first, so that shapes that change (batches of varying
+      // length) do not pile unusable blocks on top of new ones.
       misses++;
+      evict_locked(want, drop);
     }
+    for (void *q : drop) c10::free_cpu(q);
     void *p = c10::alloc_cpu(want);
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -61,7 +89,7 @@ struct CachingCPUAllocator final : public c10::Allocator {
 
   c10::DeleterFnPtr raw_deleter() const override { return &cache_delete; }
 
-  // release returns block p (made here) to the cache, dropping the largest
+  // release returns block p (made here) to the cache, dropping the oldest
   // free blocks if it does not fit, or to the system when it is larger than
   // the limit.
   void release(void *p) const {
@@ -74,15 +102,9 @@ struct CachingCPUAllocator final : public c10::Allocator {
     }
     const size_t n = it->second;
     std::vector<void *> drop;
-    while (n <= limit && cached + n > limit && !free_blocks.empty()) {
-      auto last = std::prev(free_blocks.end());  // the largest free block
-      cached -= last->first;
-      sizes.erase(last->second);
-      drop.push_back(last->second);
-      free_blocks.erase(last);
-    }
-    if (cached + n <= limit) {
-      free_blocks.emplace(n, p);
+    if (n <= limit) {
+      if (cached + n > limit) evict_locked(cached + n - limit, drop);
+      free_blocks.emplace(n, Free{p, seq++});
       cached += n;
     } else {
       sizes.erase(it);
@@ -98,8 +120,8 @@ struct CachingCPUAllocator final : public c10::Allocator {
     {
       std::lock_guard<std::mutex> lock(mu);
       for (auto &kv : free_blocks) {
-        sizes.erase(kv.second);
-        drop.push_back(kv.second);
+        sizes.erase(kv.second.p);
+        drop.push_back(kv.second.p);
       }
       free_blocks.clear();
       cached = 0;

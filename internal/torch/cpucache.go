@@ -16,7 +16,10 @@ type CPUCacheStats struct {
 
 // EnableCPUCache makes libtorch keep CPU memory blocks of 1 MiB or more
 // that tensors free, up to limitBytes in all, and hand them to later
-// tensors of about the same size (at most 1/8 larger). A training loop
+// tensors of about the same size (at most 1/8 larger). An allocation the
+// cache cannot serve first gives back at least as many bytes of the oldest
+// cached blocks, so shapes that change from step to step (batches of
+// varying length) do not pile unusable blocks on top of new ones. A training loop
 // allocates the same activations, gradients and temporaries at every step;
 // glibc returns blocks of 32 MiB and more to the kernel at once, so without
 // the cache every step maps them again and the kernel faults in and zeroes
