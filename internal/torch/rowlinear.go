@@ -7,46 +7,53 @@ package torch
 #include <string.h>
 #include "blas.h"
 
-// glm_linear_rows computes columns [r0, r0+n) of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
-// (all row-major float32, b may be NULL): rows r0… of w are one chunk of work.
-// With gelu set it then applies exact GELU to them, as ATen writes it:
-// x·½·(1 + erf(x/√2)).
-static void glm_linear_rows(const float *x, const float *w, const float *b, float *y,
-                            int m, int K, int N, int r0, int n, int gelu) {
+// glm_linear_rows computes one chunk of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
+// (row-major float32, b may be NULL): the n columns r0… of every row, which
+// come from rows r0… of w. It writes them to out, row i at out + i·ldo (out
+// is y + r0 with ldo N, or a helper's scratch buffer with ldo n). With gelu
+// set it then applies exact GELU, as ATen writes it: x·½·(1 + erf(x/√2)).
+static void glm_linear_rows(const float *x, const float *w, const float *b, float *out, int ldo,
+                            int m, int K, int r0, int n, int gelu) {
 	float one = 1, beta = 0;
 	if (b) {
-		for (int i = 0; i < m; i++) memcpy(y + (int64_t)i * N + r0, b + r0, (size_t)n * sizeof(float));
+		for (int i = 0; i < m; i++) memcpy(out + (int64_t)i * ldo, b + r0, (size_t)n * sizeof(float));
 		beta = 1;
 	}
 	const float *wc = w + (int64_t)r0 * K;
 	if (m == 1) {
-		// Column-major, wc is [K, n] with lda K: y[r0:] = wcᵀ·x.
+		// Column-major, wc is [K, n] with lda K: out = wcᵀ·x.
 		int inc = 1;
-		sgemv_("T", &K, &n, &one, wc, &K, x, &inc, &beta, y + r0, &inc);
+		sgemv_("T", &K, &n, &one, wc, &K, x, &inc, &beta, out, &inc);
 	} else {
-		// Column-major, yᵀ[n, m] (ldc N) = wcᵀ[n, K]·xᵀ[K, m].
-		sgemm_("T", "N", &n, &m, &K, &one, wc, &K, x, &K, &beta, y + r0, &N);
+		// Column-major, outᵀ[n, m] (ldc ldo) = wcᵀ[n, K]·xᵀ[K, m].
+		sgemm_("T", "N", &n, &m, &K, &one, wc, &K, x, &K, &beta, out, &ldo);
 	}
 	if (gelu) {
 		const float alpha = (float)M_SQRT1_2;
 		for (int i = 0; i < m; i++) {
-			float *yi = y + (int64_t)i * N + r0;
+			float *o = out + (int64_t)i * ldo;
 			for (int j = 0; j < n; j++) {
-				float v = yi[j];
-				yi[j] = v * 0.5f * (1.0f + erff(v * alpha));
+				float v = o[j];
+				o[j] = v * 0.5f * (1.0f + erff(v * alpha));
 			}
 		}
 	}
+}
+
+// glm_copy_rows copies m rows of n floats from src (row stride n) to dst
+// (row stride ldd).
+static void glm_copy_rows(float *dst, int ldd, const float *src, int m, int n) {
+	for (int i = 0; i < m; i++) memcpy(dst + (int64_t)i * ldd, src + (int64_t)i * n, (size_t)n * sizeof(float));
 }
 */
 import "C"
 
 import (
-	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	lib "github.com/sugarme/gotch/libtch"
 )
@@ -61,18 +68,21 @@ const RowLinearMaxRows = 16
 // the CPU, with no gradient to record, it splits the rows of w into chunks
 // that the worker thread and the helper threads of SetRowLinearThreads take
 // one at a time, each computing its chunk with the BLAS inside libtorch
-// (sgemv/sgemm); whether the helpers join is learnt per matrix size from the
-// speed each way has had (see sharing). Anything else goes to Linear.
+// (sgemv/sgemm). Anything else goes to Linear.
 //
 // Why: decoding a token is a chain of matrix-vector products that only read
 // the weights (179 MB per token for pythia-70m), so its speed is memory
-// bandwidth. libtorch's own threads (OpenMP, static split, spinning barriers)
-// need every thread of the team on a core at the same moment; on a machine
-// whose cores other processes also use, a descheduled thread stalls each
-// product (measured here under load: 2 OpenMP threads 3–6 tokens/s, 1 thread
-// 20–45, HF transformers the same). Taking chunks from a shared counter lets
-// whichever thread is running do the work: with idle cores both read memory
-// at once, on a busy machine the running one finishes alone.
+// bandwidth, and one core does not reach all of it (a 103 MB product: 21 GB/s
+// on one core, 38–43 GB/s on two, here). libtorch's own threads (OpenMP,
+// static split, barriers) need every thread of the team on a core at the same
+// moment: on a machine whose cores other processes also use, one descheduled
+// thread stalls every product (measured here under load: 2 OpenMP threads
+// 3–7 tokens/s against 20–55 with 1, for golamini and HF transformers alike).
+// Here whichever thread runs does the work: a helper that wakes late takes
+// fewer chunks, and a chunk a helper holds when the worker has finished the
+// rest is done by the worker too once it has waited about a chunk's time (the
+// helper's late copy is dropped), so a preempted helper costs one chunk, never
+// a scheduler time slice.
 func (s *Scope) RowLinear(x, w, b *Tensor) *Tensor {
 	if !s.ok("row_linear", x, w) {
 		return nil
@@ -115,29 +125,15 @@ func (s *Scope) rowLinear(x, w, b *Tensor, gelu bool) *Tensor {
 	if y == nil {
 		return nil
 	}
-	xp := (*C.float)(lib.AtDataPtr(x.c))
-	wp := (*C.float)(lib.AtDataPtr(w.c))
-	var bp *C.float
-	if b != nil && b.c != nil {
-		bp = (*C.float)(lib.AtDataPtr(b.c))
-	}
-	yp := (*C.float)(lib.AtDataPtr(y.c))
 	rows := chunkRows(N, K)
-	chunks := (N + rows - 1) / rows
-	size := sizeClass(N * K * 4)
-	share := chunks > 1 && sharing.choose(size)
-	start := time.Now()
-	runChunks(chunks, share, func(i int64) {
-		r0 := i * rows
-		n := min(rows, N-r0)
-		C.glm_linear_rows(xp, wp, bp, yp, C.int(m), C.int(K), C.int(N), C.int(r0), C.int(n), C.int(b32(gelu)))
-	})
-	if chunks > 1 {
-		sharing.observe(size, share, time.Since(start))
+	j := &rowJob{
+		m: m, K: K, N: N, rows: rows, n: (N + rows - 1) / rows, gelu: gelu,
+		x: (*C.float)(lib.AtDataPtr(x.c)), w: (*C.float)(lib.AtDataPtr(w.c)), y: (*C.float)(lib.AtDataPtr(y.c)),
 	}
-	runtime.KeepAlive(x)
-	runtime.KeepAlive(w)
-	runtime.KeepAlive(b)
+	if b != nil && b.c != nil {
+		j.b = (*C.float)(lib.AtDataPtr(b.c))
+	}
+	pool.run(j, x, w, b)
 	return y
 }
 
@@ -188,13 +184,16 @@ func gradEnabled() bool {
 	return prev
 }
 
-// chunkRows picks how many rows of w one chunk holds: about 256 KB of weights
-// (so the last chunks even out the threads' finishing times) but at least 64
-// rows (so per-chunk overhead stays small) and at most N.
-var ChunkBytes int64 = 256 << 10
+// chunkBytes is about how much of w one chunk reads: small enough that the
+// last chunks even out the threads' finishing times and that a chunk redone
+// by the worker costs little (256 KB: 10–25 µs), large enough that the
+// per-chunk overhead (a BLAS call, two atomic operations) stays near 5%.
+const chunkBytes = 256 << 10
 
+// chunkRows is the number of rows of w per chunk: chunkBytes' worth, but at
+// least 64 and at most N.
 func chunkRows(N, K int64) int64 {
-	r := max(64, ChunkBytes/(4*K))
+	r := max(64, chunkBytes/(4*K))
 	r = (r + 15) &^ 15
 	return min(r, N)
 }
@@ -209,35 +208,133 @@ func rowLinearAvailable() bool {
 	return blasOK
 }
 
-// ---- the helper threads ----
+// ---- sharing a product between threads ----
 
-// rowJob is one RowLinear call shared between threads.
+// Chunk states. A chunk is claimed from rowJob.next by exactly one thread;
+// the worker computes its own straight into y (state owned), a helper into
+// its scratch buffer (computing), then copies it into y (publishing) unless
+// the worker has taken the chunk over meanwhile (owned again).
+const (
+	chunkFree int32 = iota
+	chunkComputing
+	chunkPublishing
+	chunkDone
+	chunkOwned // by the worker, which writes y itself
+)
+
+// rowJob is one RowLinear call shared between the worker and the helpers.
 type rowJob struct {
-	next, done atomic.Int64
-	n          int64
-	fn         func(int64)
-	finished   chan struct{} // closed by whoever finishes the last chunk
+	m, K, N    int64
+	rows, n    int64 // rows of w per chunk, number of chunks
+	gelu       bool
+	x, w, b, y *C.float
+
+	next   atomic.Int64   // next chunk to claim
+	state  []atomic.Int32 // per chunk
+	left   atomic.Int64   // chunks not in y yet
+	inside atomic.Int32   // helpers inside helpWith: they may still read x, w, b
+	keep   []*Tensor      // handles keeping x, w, b alive for late helpers
 }
 
-// work takes chunks until none are left.
-func (j *rowJob) work() {
+// chunk computes chunk i into out with row stride ldo.
+func (j *rowJob) chunk(i int64, out *C.float, ldo int64) {
+	r0 := i * j.rows
+	n := min(j.rows, j.N-r0)
+	C.glm_linear_rows(j.x, j.w, j.b, out, C.int(ldo), C.int(j.m), C.int(j.K), C.int(r0), C.int(n), C.int(b32(j.gelu)))
+}
+
+// into returns the place in y where chunk i starts.
+func (j *rowJob) into(i int64) *C.float {
+	return (*C.float)(unsafe.Add(unsafe.Pointer(j.y), 4*i*j.rows))
+}
+
+// helpWith is a helper's share of j: claim chunks, compute each into
+// scratch, publish it unless the worker took it over.
+func (j *rowJob) helpWith(scratch []float32) {
+	j.inside.Add(1)
+	defer j.inside.Add(-1)
 	for {
 		i := j.next.Add(1) - 1
 		if i >= j.n {
 			return
 		}
-		j.fn(i)
-		if j.done.Add(1) == j.n {
-			close(j.finished)
+		if !j.state[i].CompareAndSwap(chunkFree, chunkComputing) {
+			continue // the worker took it over before we started
+		}
+		if d := testHelperPause.Load(); d > 0 {
+			time.Sleep(time.Duration(d))
+		}
+		n := min(j.rows, j.N-i*j.rows)
+		out := (*C.float)(unsafe.Pointer(unsafe.SliceData(scratch)))
+		j.chunk(i, out, n)
+		if j.state[i].CompareAndSwap(chunkComputing, chunkPublishing) {
+			C.glm_copy_rows(j.into(i), C.int(j.N), out, C.int(j.m), C.int(n))
+			j.state[i].Store(chunkDone)
+			j.left.Add(-1)
 		}
 	}
 }
 
-var (
-	helpersMu sync.Mutex
-	helpers   []chan *rowJob
-	helperN   = defaultRowLinearThreads() - 1
-)
+// workerShare is the worker's share of j: claim and compute chunks until
+// none are left, wait up to grace for the helpers' chunks, then compute any
+// they still hold itself.
+func (j *rowJob) workerShare() {
+	var slowest time.Duration
+	for {
+		i := j.next.Add(1) - 1
+		if i >= j.n {
+			break
+		}
+		if !j.state[i].CompareAndSwap(chunkFree, chunkOwned) {
+			continue
+		}
+		start := time.Now()
+		j.chunk(i, j.into(i), j.N)
+		slowest = max(slowest, time.Since(start))
+		j.left.Add(-1)
+	}
+	// A helper that is running finishes its chunk in about a chunk's time.
+	grace := max(2*slowest, 5*time.Microsecond)
+	deadline := time.Now().Add(grace)
+	for j.left.Load() > 0 && time.Now().Before(deadline) {
+	}
+	for i := int64(0); j.left.Load() > 0 && i < j.n; i++ {
+		for {
+			st := j.state[i].Load()
+			if st == chunkDone || st == chunkOwned {
+				break
+			}
+			if st == chunkPublishing {
+				continue // a copy of a few hundred floats is under way
+			}
+			if j.state[i].CompareAndSwap(st, chunkOwned) { // free or computing: ours now
+				if st == chunkComputing {
+					takenOver.Add(1)
+				}
+				j.chunk(i, j.into(i), j.N)
+				j.left.Add(-1)
+				break
+			}
+		}
+	}
+}
+
+// takenOver counts chunks the worker took over from a helper (for tests).
+var takenOver atomic.Int64
+
+// testHelperPause makes helpers pause before each chunk (tests: a helper
+// descheduled mid-chunk).
+var testHelperPause atomic.Int64
+
+// rowPool is the worker's side of the helper threads.
+type rowPool struct {
+	mu      sync.Mutex
+	helpers []chan *rowJob
+	want    int       // helper threads to use
+	late    []*rowJob // finished jobs a helper was still inside
+}
+
+var pool = &rowPool{want: defaultRowLinearThreads() - 1}
 
 // defaultRowLinearThreads is the number of CPUs this process may run on.
 func defaultRowLinearThreads() int { return runtime.NumCPU() }
@@ -246,45 +343,44 @@ func defaultRowLinearThreads() int { return runtime.NumCPU() }
 // included (default: the number of CPUs this process may run on). 1 keeps
 // everything on the worker.
 func SetRowLinearThreads(n int) {
-	helpersMu.Lock()
-	defer helpersMu.Unlock()
-	helperN = max(0, n-1)
-}
-
-// helperCount is the number of helper threads RowLinear may use.
-func helperCount() int {
-	helpersMu.Lock()
-	defer helpersMu.Unlock()
-	return helperN
-}
-
-// startHelpers returns the helper queues, starting helper threads as needed.
-func startHelpers() []chan *rowJob {
-	helpersMu.Lock()
-	defer helpersMu.Unlock()
-	for len(helpers) < helperN {
-		ch := make(chan *rowJob, 1)
-		helpers = append(helpers, ch)
-		go func() {
-			// A thread of its own that only calls BLAS, single-threaded.
-			runtime.LockOSThread()
-			C.glm_blas_sequential(1, 0)
-			for {
-				j, ok := receiveSoon(ch)
-				if !ok {
-					return
-				}
-				j.work()
-			}
-		}()
-	}
-	return helpers[:helperN]
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	pool.want = max(0, n-1)
 }
 
 // helperSpin is how long a helper polls for the next job before it sleeps.
 // Decoding calls RowLinear every 10–50 µs; waking a sleeping thread costs
 // about as much, so a helper that slept between calls would join each one late.
 const helperSpin = 50 * time.Microsecond
+
+// start returns the queues of the helpers to use, starting threads as needed.
+func (p *rowPool) start() []chan *rowJob {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.helpers) < p.want {
+		ch := make(chan *rowJob, 1)
+		p.helpers = append(p.helpers, ch)
+		go helper(ch)
+	}
+	return p.helpers[:p.want]
+}
+
+// helper is a thread of its own that only calls BLAS, single-threaded.
+func helper(ch chan *rowJob) {
+	runtime.LockOSThread()
+	C.glm_blas_sequential(1, 0)
+	var scratch []float32
+	for {
+		j, ok := receiveSoon(ch)
+		if !ok {
+			return
+		}
+		if need := int(j.m * j.rows); len(scratch) < need {
+			scratch = make([]float32, need)
+		}
+		j.helpWith(scratch)
+	}
+}
 
 // receiveSoon polls ch for helperSpin, then blocks on it.
 func receiveSoon(ch chan *rowJob) (*rowJob, bool) {
@@ -300,98 +396,52 @@ func receiveSoon(ch chan *rowJob) (*rowJob, bool) {
 	return j, ok
 }
 
-// runChunks runs fn(0…n−1) on the worker, and on the helpers too when share is
-// set, and returns when all are done. Chunks are handed out one at a time, so
-// a helper that is late simply takes fewer.
-func runChunks(n int64, share bool, fn func(int64)) {
-	j := &rowJob{n: n, fn: fn, finished: make(chan struct{})}
-	if share && n > 1 {
-		for _, h := range startHelpers() {
-			select {
-			case h <- j:
-			default: // busy: we do not wait for it
-			}
+// run computes j on the worker and, when it has several chunks, the helpers,
+// and returns when y is complete. x, w and b are the tensors behind j's
+// pointers: a helper the worker overtook may still be reading them after
+// run returns, so run then keeps handles to them until that helper is out.
+func (p *rowPool) run(j *rowJob, x, w, b *Tensor) {
+	p.release()
+	j.state = make([]atomic.Int32, j.n)
+	j.left.Store(j.n)
+	var helpers []chan *rowJob
+	if j.n > 1 {
+		helpers = p.start()
+	}
+	for _, h := range helpers {
+		select {
+		case h <- j:
+		default: // still holding an earlier job: it will find this one finished
 		}
 	}
 	prev := C.glm_blas_sequential(1, 0)
-	j.work()
+	j.workerShare()
 	C.glm_blas_sequential(0, prev)
-	if j.done.Load() < n {
-		<-j.finished
+	if len(helpers) > 0 && j.inside.Load() > 0 {
+		for _, t := range []*Tensor{x, w, b} {
+			if t != nil && t.c != nil {
+				j.keep = append(j.keep, t.ShallowClone())
+			}
+		}
+		p.late = append(p.late, j)
 	}
+	runtime.KeepAlive(x)
+	runtime.KeepAlive(w)
+	runtime.KeepAlive(b)
 }
 
-// ---- when to share ----
-
-// sharing decides, per size of weight matrix, whether RowLinear hands chunks
-// to the helper threads or keeps them on the worker, from the speed each way
-// has had lately. Why: sharing pays when the cores are free and memory
-// bandwidth is left (a 103 MB product ran at 21 GB/s alone and 38–43 GB/s
-// shared on this 2-core machine), but it can cost: a chunk a helper has taken
-// must be finished before the product returns, and a helper descheduled by
-// another process's work makes the worker wait for it; with the memory bus
-// already saturated a second reader adds nothing. Measured on the 24 layer
-// matrices of pythia-70m (1–4 MB each), in turns a minute apart: shared
-// 34.9 vs alone 22.9 GB/s (best of 30), then 13.2 vs 17.9. Which way wins
-// changes with the load, so RowLinear keeps measuring. The choice never
-// changes results: the chunks and their arithmetic are the same either way.
-var sharing = &shareStats{}
-
-// shareOverride forces the choice in tests: 1 always share, −1 never, 0 learn.
-var shareOverride int
-
-// shareStats holds, per size class and way (0 alone, 1 shared), a moving
-// average of the seconds per call and the number of calls.
-type shareStats struct {
-	mu    sync.Mutex
-	secs  [64][2]float64
-	calls [64][2]int
-}
-
-// sharingProbeEvery is how often (in calls of a size class) the way that is
-// currently slower is tried again, so a change in load is noticed.
-const sharingProbeEvery = 16
-
-// sizeClass buckets a matrix size in bytes by its power of two.
-func sizeClass(bytes int64) int { return bits.Len64(uint64(bytes)) }
-
-// choose reports whether the next call of this size class should share.
-func (st *shareStats) choose(size int) bool {
-	if helperCount() == 0 {
-		return false
+// release frees the handles of late jobs whose helpers have left.
+func (p *rowPool) release() {
+	kept := p.late[:0]
+	for _, j := range p.late {
+		if j.inside.Load() > 0 {
+			kept = append(kept, j)
+			continue
+		}
+		for _, t := range j.keep {
+			t.Free()
+		}
 	}
-	if shareOverride != 0 {
-		return shareOverride > 0
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	c, t := st.calls[size], st.secs[size]
-	switch {
-	case c[1] < 3: // learn both ways first
-		return true
-	case c[0] < 3:
-		return false
-	}
-	best := t[1] <= t[0]
-	if (c[0]+c[1])%sharingProbeEvery == 0 {
-		return !best
-	}
-	return best
-}
-
-// observe records how long a call of this size class took.
-func (st *shareStats) observe(size int, shared bool, d time.Duration) {
-	way := 0
-	if shared {
-		way = 1
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	const keep = 0.8 // weight of the past in the moving average
-	if st.calls[size][way] == 0 {
-		st.secs[size][way] = d.Seconds()
-	} else {
-		st.secs[size][way] = keep*st.secs[size][way] + (1-keep)*d.Seconds()
-	}
-	st.calls[size][way]++
+	clear(p.late[len(kept):])
+	p.late = kept
 }

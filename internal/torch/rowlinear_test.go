@@ -4,16 +4,23 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 )
 
 // RowLinear computes what Linear computes, and RowLinearGELU what Gelu of it
 // computes, for one and several rows, with and without bias, in one chunk or
-// many (the last one short), on the worker alone or shared with two helper
-// threads.
+// many (the last one short): on the worker alone, shared with two helper
+// threads, and with a helper that stalls 3 ms in every chunk (the worker takes
+// its chunks over and the helper's late results are dropped).
 func TestRowLinearMatchesLinear(t *testing.T) {
-	defer func() { shareOverride = 0 }()
-	for _, threads := range []int{1, 3} {
-		shareOverride = threads - 2 // 1 thread: never share; 3: always
+	defer testHelperPause.Store(0)
+	for _, mode := range []struct {
+		threads int
+		pause   time.Duration
+	}{{1, 0}, {3, 0}, {2, 3 * time.Millisecond}} {
+		threads := mode.threads
+		testHelperPause.Store(int64(mode.pause))
+		before := takenOver.Load()
 		for _, tc := range []struct {
 			xShape []int64
 			N      int64
@@ -27,8 +34,9 @@ func TestRowLinearMatchesLinear(t *testing.T) {
 			{[]int64{1, 1, 64}, 5000, true},  // 5 chunks of 1024 rows
 			{[]int64{1, 256}, 3001, false},   // 12 chunks of 256 rows
 			{[]int64{3, 2, 512}, 1100, true}, // sgemm path, 9 chunks of 128 rows
+			{[]int64{1, 64}, 50000, true},    // 49 chunks: long enough for a helper to join
 		} {
-			name := fmt.Sprintf("threads%d/x%v/N%d/bias%v", threads, tc.xShape, tc.N, tc.bias)
+			name := fmt.Sprintf("threads%d/pause%v/x%v/N%d/bias%v", threads, mode.pause, tc.xShape, tc.N, tc.bias)
 			t.Run(name, func(t *testing.T) {
 				SetRowLinearThreads(threads)
 				defer SetRowLinearThreads(defaultRowLinearThreads())
@@ -77,6 +85,11 @@ func TestRowLinearMatchesLinear(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
+		}
+		if n := takenOver.Load() - before; mode.pause > 0 && n == 0 {
+			t.Errorf("a helper stalled 3 ms in every chunk, yet the worker took over no chunk")
+		} else {
+			t.Logf("threads %d, helper pause %v: the worker took over %d chunks", threads, mode.pause, n)
 		}
 	}
 }
