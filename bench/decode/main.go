@@ -92,7 +92,8 @@ func timeDecode(newTokens, promptLen, reps, threads int) error {
 		cpuPerTok = append(cpuPerTok, cpu/float64(n))
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"impl": "golamini", "threads": threads, "new_tokens": newTokens,
+		"impl": "golamini", "threads": torch.RowLinearThreads(), "torch_threads_decoding": 1,
+		"torch_threads": threads, "new_tokens": newTokens,
 		"tokens_per_s": maxOf(runs), "runs": runs, "cpu_s_per_token": minOf(cpuPerTok),
 	})
 }

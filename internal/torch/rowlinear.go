@@ -348,6 +348,14 @@ func SetRowLinearThreads(n int) {
 	pool.want = max(0, n-1)
 }
 
+// RowLinearThreads returns how many threads RowLinear uses, the worker
+// included.
+func RowLinearThreads() int {
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	return pool.want + 1
+}
+
 // helperSpin is how long a helper polls for the next job before it sleeps.
 // Decoding calls RowLinear every 10–50 µs; waking a sleeping thread costs
 // about as much, so a helper that slept between calls would join each one late.
