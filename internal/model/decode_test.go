@@ -90,3 +90,49 @@ func TestFusedDecodeMatchesGeneralPath(t *testing.T) {
 		})
 	}
 }
+
+// applyRotary's two ways of swapping the rotary halves (index_select for
+// few rows, cat of narrowed views for many) give the same result, with
+// partial rotary (tiny-pythia) and full rotary (tiny-seq).
+func TestRotarySwapWaysAgree(t *testing.T) {
+	for _, dir := range []string{"tiny-pythia", "tiny-seq"} {
+		t.Run(dir, func(t *testing.T) {
+			err := torch.Do(func() error {
+				m, err := Load(context.Background(), testutil.Testdata(t, "models", dir), DefaultLoadOptions())
+				if err != nil {
+					return err
+				}
+				defer m.Free()
+				defer torch.NoGrad()()
+				s := torch.NewScope()
+				defer s.Close()
+				nh, hs := int64(m.Config.NumAttentionHeads), int64(m.Config.HeadSize)
+				T := int64(1<<16)/(2*nh*hs) + 1 // enough rows for the cat way
+				cos, sin := m.rotary(s, 1, T, 0, nil)
+				x := s.Randn([]int64{1, T, nh, 2, hs}, torch.Float32, torch.CPU)
+				if x.Numel() < 1<<16 {
+					t.Fatalf("%d values: the cat way needs 65536", x.Numel())
+				}
+				viaCat := m.applyRotary(s, x, cos, sin)
+				viaIndex := s.Addcmul(s.Mul(x, cos), s.IndexSelect(x, -1, m.ropePerm), sin)
+				a, err := viaCat.Float32s()
+				if err != nil {
+					return err
+				}
+				b, err := viaIndex.Float32s()
+				if err != nil {
+					return err
+				}
+				for i := range a {
+					if a[i] != b[i] {
+						t.Fatalf("value %d: cat %v, index_select %v", i, a[i], b[i])
+					}
+				}
+				return s.Err()
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
