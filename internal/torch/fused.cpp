@@ -39,11 +39,16 @@ char *error_message(const char *what) {
 
 at::Tensor &T(void *p) { return *static_cast<at::Tensor *>(p); }
 
-// Rows per chunk: about 64 MB of float32 logits, at least 64 rows (the
-// matrix products want tall blocks), at most all of them.
-int64_t default_chunk(int64_t vocab) {
-  int64_t rows = (int64_t(64) << 20) / (4 * std::max<int64_t>(vocab, 1));
-  return std::max<int64_t>(rows, 64);
+// Rows per chunk: at most about 128 MB of float32 logits (at least 64 rows:
+// the matrix products want tall blocks), in chunks of equal size. Each
+// chunk re-reads embed_out twice and adds its share into the [V,H] gradient
+// once, so fewer, larger chunks are faster (measured: 64 MB chunks 3% slower
+// at pythia-70m, 16 MB ones 15%), while the two chunk buffers are what the
+// head holds beyond its gradients.
+int64_t default_chunk(int64_t rows, int64_t vocab) {
+  const int64_t most = std::max<int64_t>((int64_t(128) << 20) / (4 * std::max<int64_t>(vocab, 1)), 64);
+  const int64_t chunks = std::max<int64_t>((rows + most - 1) / most, 1);
+  return std::max<int64_t>((rows + chunks - 1) / chunks, 1);
 }
 
 struct LCEResult {
@@ -67,10 +72,10 @@ LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &target
   TORCH_CHECK(x.scalar_type() == w.scalar_type(), "linear_cross_entropy: x is ", x.scalar_type(), " but w is ",
               w.scalar_type());
   const int64_t N = x.size(0), H = x.size(1), V = w.size(0);
-  if (chunk <= 0) chunk = default_chunk(V);
 
   at::Tensor valid = targets.ne(ignore);
   const int64_t n = valid.sum().item<int64_t>();
+  if (chunk <= 0) chunk = default_chunk(n, V);
   at::Tensor xs = x, ts = targets, idx;
   const bool all = n == N;
   if (!all) {

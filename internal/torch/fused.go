@@ -54,8 +54,8 @@ type CrossEntropyOptions struct {
 	// forward pass; another upstream gradient costs one more pass over them.
 	// 0 means 1.
 	GradScale float64
-	// ChunkRows is how many rows of logits exist at a time (0: about 64 MB
-	// worth).
+	// ChunkRows is how many rows of logits exist at a time (0: equal chunks
+	// of at most about 128 MB of logits each).
 	ChunkRows int
 }
 
