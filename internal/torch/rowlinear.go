@@ -6,6 +6,7 @@ package torch
 #include <stdint.h>
 #include <string.h>
 #include "blas.h"
+#include "argmax_screen.h"
 
 // glm_linear_rows computes one chunk of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
 // (row-major float32, b may be NULL): the n columns r0… of every row, which
@@ -125,7 +126,7 @@ func (s *Scope) rowLinear(x, w, b *Tensor, gelu bool) *Tensor {
 	if y == nil {
 		return nil
 	}
-	rows := chunkRows(N, K)
+	rows := chunkRows(N, 4*K)
 	j := &rowJob{
 		m: m, K: K, N: N, rows: rows, n: (N + rows - 1) / rows, gelu: gelu,
 		x: (*C.float)(lib.AtDataPtr(x.c)), w: (*C.float)(lib.AtDataPtr(w.c)), y: (*C.float)(lib.AtDataPtr(y.c)),
@@ -190,10 +191,10 @@ func gradEnabled() bool {
 // per-chunk overhead (a BLAS call, two atomic operations) stays near 5%.
 const chunkBytes = 256 << 10
 
-// chunkRows is the number of rows of w per chunk: chunkBytes' worth, but at
-// least 64 and at most N.
-func chunkRows(N, K int64) int64 {
-	r := max(64, chunkBytes/(4*K))
+// chunkRows is the number of rows of w (rowBytes each) per chunk: chunkBytes'
+// worth, but at least 64 and at most N.
+func chunkRows(N, rowBytes int64) int64 {
+	r := max(64, chunkBytes/rowBytes)
 	r = (r + 15) &^ 15
 	return min(r, N)
 }
@@ -228,6 +229,10 @@ type rowJob struct {
 	rows, n    int64 // rows of w per chunk, number of chunks
 	gelu       bool
 	x, w, b, y *C.float
+	// With q set the job is ArgmaxLinear's screening pass instead: y gets
+	// scale_r·(q_r·x) for the int8 rows q of an ArgmaxIndex.
+	q     *C.int8_t
+	scale *C.float
 
 	next   atomic.Int64   // next chunk to claim
 	state  []atomic.Int32 // per chunk
@@ -240,6 +245,10 @@ type rowJob struct {
 func (j *rowJob) chunk(i int64, out *C.float, ldo int64) {
 	r0 := i * j.rows
 	n := min(j.rows, j.N-r0)
+	if j.q != nil {
+		C.glm_screen_rows(j.x, j.q, j.scale, out, C.int(ldo), C.int(j.m), C.int(j.K), C.int64_t(r0), C.int(n))
+		return
+	}
 	C.glm_linear_rows(j.x, j.w, j.b, out, C.int(ldo), C.int(j.m), C.int(j.K), C.int(r0), C.int(n), C.int(b32(j.gelu)))
 }
 

@@ -57,7 +57,7 @@ func TestRowLinearMatchesLinear(t *testing.T) {
 					if !rowLinearEligible(x, w, b) {
 						return fmt.Errorf("not eligible")
 					}
-					if rows := chunkRows(tc.N, K); tc.N > 1000 && rows >= tc.N {
+					if rows := chunkRows(tc.N, 4*K); tc.N > 1000 && rows >= tc.N {
 						return fmt.Errorf("one chunk of %d rows: the case does not test chunking", rows)
 					}
 					for _, gelu := range []bool{false, true} {

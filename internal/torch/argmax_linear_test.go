@@ -1,0 +1,156 @@
+package torch
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// ArgmaxLinear returns what Argmax(Linear(x, w)) returns, on one and several
+// rows, row lengths with and without a vector tail, on the worker alone and
+// shared with a helper, while computing only a few rows of w exactly; ties go
+// to the first index; inputs it does not screen fall back.
+func TestArgmaxLinearMatchesArgmaxOfLinear(t *testing.T) {
+	for _, threads := range []int{1, 2} {
+		for _, tc := range []struct {
+			rows, N, K int64
+			xScale     float64
+		}{
+			{1, 50304, 512, 1},  // pythia-70m's head
+			{1, 50304, 512, 30}, // hidden states after a final layer norm are large
+			{3, 5000, 64, 1},
+			{1, 3001, 100, 5}, // K not a multiple of the vector width
+			{16, 777, 48, 1},  // the most rows it screens; N not a multiple of 4
+		} {
+			name := fmt.Sprintf("threads%d/rows%d/N%d/K%d/scale%g", threads, tc.rows, tc.N, tc.K, tc.xScale)
+			t.Run(name, func(t *testing.T) {
+				SetRowLinearThreads(threads)
+				defer SetRowLinearThreads(defaultRowLinearThreads())
+				err := Do(func() error {
+					defer NoGrad()()
+					s := NewScope()
+					defer s.Close()
+					rng := rand.New(rand.NewPCG(uint64(tc.N), uint64(tc.K)))
+					wv := make([]float32, tc.N*tc.K)
+					for i := range wv {
+						wv[i] = float32(rng.NormFloat64() * 0.02)
+					}
+					xv := make([]float32, tc.rows*tc.K)
+					for i := range xv {
+						xv[i] = float32(rng.NormFloat64() * tc.xScale)
+					}
+					w := scopeFloat32(s, wv, tc.N, tc.K)
+					x := scopeFloat32(s, xv, tc.rows, tc.K)
+					if err := s.Err(); err != nil {
+						return err
+					}
+					ix, err := NewArgmaxIndex(w)
+					if err != nil {
+						return err
+					}
+					defer ix.Free()
+					want, err := s.Argmax(s.Linear(x, w, nil), 1, false).Int64s()
+					if err != nil {
+						return err
+					}
+					got, computed, ok := s.argmaxScreened(x, ix, tc.rows)
+					if !ok || s.Err() != nil {
+						return fmt.Errorf("screened path refused finite input: %v", s.Err())
+					}
+					gotIDs, err := got.Int64s()
+					if err != nil {
+						return err
+					}
+					if fmt.Sprint(gotIDs) != fmt.Sprint(want) {
+						return fmt.Errorf("argmax %v, want %v", gotIDs, want)
+					}
+					if perRow := computed / tc.rows; perRow > max(8, tc.N/100) {
+						return fmt.Errorf("computed %d rows exactly per input row of %d: the screen does not screen", perRow, tc.N)
+					}
+					t.Logf("rows computed exactly: %d for %d inputs", computed, tc.rows)
+
+					// A copy of the winning row placed earlier wins (first maximum).
+					r := want[0]
+					if r > 0 {
+						copy(wv[:tc.K], wv[r*tc.K:(r+1)*tc.K])
+						w2 := scopeFloat32(s, wv, tc.N, tc.K)
+						ix2, err := NewArgmaxIndex(w2)
+						if err != nil {
+							return err
+						}
+						defer ix2.Free()
+						got2, err := s.ArgmaxLinear(x, ix2).Int64s()
+						if err != nil {
+							return err
+						}
+						want2, err := s.Argmax(s.Linear(x, w2, nil), 1, false).Int64s()
+						if err != nil {
+							return err
+						}
+						if got2[0] != 0 || want2[0] != 0 {
+							return fmt.Errorf("tie: ArgmaxLinear %d, Argmax(Linear) %d, want 0 from both", got2[0], want2[0])
+						}
+					}
+					return s.Err()
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// Inputs the screen does not take give Argmax(Linear(x, w)): too many rows,
+// float64, a non-finite row.
+func TestArgmaxLinearFallbacks(t *testing.T) {
+	err := Do(func() error {
+		defer NoGrad()()
+		s := NewScope()
+		defer s.Close()
+		w := s.Randn([]int64{300, 32}, Float32, CPU)
+		ix, err := NewArgmaxIndex(w)
+		if err != nil {
+			return err
+		}
+		defer ix.Free()
+		nan := make([]float32, 2*32)
+		nan[5] = float32(math.NaN())
+		for name, x := range map[string]*Tensor{
+			"rows > RowLinearMaxRows": s.Randn([]int64{RowLinearMaxRows + 1, 32}, Float32, CPU),
+			"3-d (screened)":          s.Randn([]int64{2, 1, 32}, Float32, CPU),
+			"non-finite":              scopeFloat32(s, nan, 2, 32),
+		} {
+			got, err := s.ArgmaxLinear(x, ix).Int64s()
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			rows := int64(len(got))
+			want, err := s.Argmax(s.View(s.Linear(x, w, nil), rows, 300), 1, false).Int64s()
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				return fmt.Errorf("%s: %v, want %v", name, got, want)
+			}
+		}
+		if _, err := NewArgmaxIndex(s.To(w, Float64, CPU)); err == nil {
+			return fmt.Errorf("float64 weight: no error")
+		}
+		return s.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scopeFloat32 is FromFloat32 owned by s, an error failing s.
+func scopeFloat32(s *Scope, data []float32, shape ...int64) *Tensor {
+	t, err := FromFloat32(data, shape...)
+	if err != nil {
+		s.Fail(err)
+		return nil
+	}
+	return s.Own(t)
+}
