@@ -188,9 +188,9 @@ func (g *state) setThreads(rows int) error {
 }
 
 // next runs the model on what it has not seen yet. Greedy decoding without a
-// repetition penalty gets the chosen id of every row (argmax on the tensor,
-// first maximum as in Go's argmax and torch's), so 8 bytes per row come back
-// instead of V floats; otherwise it returns the logits of the last position of
+// repetition penalty gets the chosen id of every row from model.Greedy (the
+// argmax, first maximum as in Go's argmax and torch's, without computing all
+// V logits), so 8 bytes per row come back instead of V floats; otherwise it returns the logits of the last position of
 // every row, [B·V] row-major, for pick.
 func (g *state) next(step int) (chosen []int64, logits []float32, err error) {
 	s := torch.NewScope()
@@ -217,11 +217,12 @@ func (g *state) next(step int) (chosen []int64, logits []float32, err error) {
 	}
 	h := g.m.Forward(s, s.Int64(ids, int64(g.B), int64(T)), p) // [B, T, H]
 	last := s.Narrow(h, 1, int64(T-1), 1)                      // [B, 1, H]
-	lg := g.m.Logits(s, last)                                  // [B, 1, V]
 	greedy := g.o.Temperature == 0 && g.o.RepetitionPenalty == 1
-	var best *torch.Tensor
+	var best, lg *torch.Tensor
 	if greedy {
-		best = s.Argmax(s.View(lg, int64(g.B), -1), 1, false) // [B]
+		best = g.m.Greedy(s, last) // [B]
+	} else {
+		lg = g.m.Logits(s, last) // [B, 1, V]
 	}
 	if err := s.Err(); err != nil {
 		return nil, nil, fmt.Errorf("generate: step %d: %w", step, err)

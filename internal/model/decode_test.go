@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // decodeLogits prefills prompt into a KV cache and then decodes steps tokens
-// one at a time (greedy), returning the logits of every decoding step.
+// one at a time (greedy), returning the logits of every decoding step. At
+// every step it checks that Greedy picks the argmax of the logits.
 func decodeLogits(m *Model, prompt []int64, steps int) ([][]float32, error) {
 	restore := torch.NoGrad()
 	defer restore()
@@ -26,6 +28,10 @@ func decodeLogits(m *Model, prompt []int64, steps int) ([][]float32, error) {
 		h := m.Forward(s, s.Int64(ids, 1, int64(len(ids))), Pass{Cache: cache}) // [1, T, H]
 		last := s.Narrow(h, 1, int64(len(ids)-1), 1)                            // [1, 1, H]
 		lg, err := m.Logits(s, last).Float32s()
+		var greedy []int64
+		if err == nil {
+			greedy, err = m.Greedy(s, last).Int64s()
+		}
 		if err == nil {
 			err = s.Err()
 		}
@@ -41,6 +47,9 @@ func decodeLogits(m *Model, prompt []int64, steps int) ([][]float32, error) {
 			if v > lg[best] {
 				best = i
 			}
+		}
+		if len(greedy) != 1 || greedy[0] != int64(best) {
+			return nil, fmt.Errorf("step %d: Greedy chose %v, the argmax of the logits is %d", step, greedy, best)
 		}
 		ids = []int64{int64(best)}
 	}

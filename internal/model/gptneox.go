@@ -40,6 +40,8 @@ type Model struct {
 	ropePerm *torch.Tensor // [head_size] int64: swaps the halves of the rotary dims
 
 	hugePages bool // AdviseHugePages done
+
+	argmaxIx *torch.ArgmaxIndex // embed_out's screening index for Greedy; nil until needed
 }
 
 // Forward options for one call.
@@ -127,6 +129,40 @@ func (m *Model) block(s *torch.Scope, l *Layer, x, cos, sin *torch.Tensor, kv *l
 // Logits maps hidden states [B, T, H] to vocabulary scores [B, T, V].
 func (m *Model) Logits(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
 	return m.linear(s, h, m.EmbedOut, nil)
+}
+
+// Greedy returns the id of the largest logit of every row of h [B, 1, H]
+// (hidden states from Forward), the first one on ties: [B] int64. It equals
+// argmax over Logits; on the CPU in float32, for the few rows of decoding,
+// it reads embed_out's int8 screening index instead of all of embed_out and
+// computes only the few logits that can be the largest (torch.ArgmaxLinear).
+// The index is built on first use (one pass over embed_out; 1 byte per
+// weight) and rebuilt after WeightsChanged.
+func (m *Model) Greedy(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
+	if s.Err() != nil {
+		return nil
+	}
+	B := h.Shape()[0]
+	if m.Device != torch.CPU || m.DType != torch.Float32 || B > torch.RowLinearMaxRows {
+		return s.Argmax(s.View(m.Logits(s, h), B, -1), 1, false) // [B]
+	}
+	if m.argmaxIx == nil {
+		ix, err := torch.NewArgmaxIndex(m.EmbedOut)
+		if err != nil {
+			s.Fail(fmt.Errorf("model: embed_out: %w", err))
+			return nil
+		}
+		m.argmaxIx = ix
+	}
+	return s.ArgmaxLinear(s.View(h, B, -1), m.argmaxIx) // [B]
+}
+
+// WeightsChanged must be called after the weights were written in place (an
+// optimizer step, a checkpoint copied in): it drops what was derived from
+// them (Greedy's index).
+func (m *Model) WeightsChanged() {
+	m.argmaxIx.Free()
+	m.argmaxIx = nil
 }
 
 // linear is x·wᵀ + b. Speed helper: torch's RowLinear, which for the few rows
@@ -398,6 +434,7 @@ func (m *Model) Free() {
 	m.cos.Free()
 	m.sin.Free()
 	m.ropePerm.Free()
+	m.WeightsChanged()
 }
 
 // NamedTensor is a parameter with its HF checkpoint name.

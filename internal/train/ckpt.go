@@ -210,6 +210,7 @@ func loadWeights(dir string, m *model.Model) error {
 	}
 	defer ck.Close()
 	defer torch.NoGrad()()
+	defer m.WeightsChanged()
 	for _, p := range m.Parameters() {
 		v, err := ck.ReadFloat32(p.Name)
 		if err != nil {

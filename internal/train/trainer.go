@@ -216,6 +216,7 @@ func (r *run) step() error {
 	lr := a.LearningRate * lrFactor(a.LRSchedulerType, r.prog.GlobalStep, r.warmup, r.total)
 	err = func() error {
 		defer torch.NoGrad()()
+		defer r.t.Model.WeightsChanged()
 		if err := r.opt.step(lr); err != nil {
 			return err
 		}
