@@ -13,19 +13,21 @@ import (
 	lib "github.com/sugarme/gotch/libtch"
 )
 
-// ArgmaxIndex is an int8 copy of a float32 weight w [N, K] with, per row, a
-// scale and an error bound, for ArgmaxLinear. It does not own w, and it
+// ArgmaxIndex is an int8 copy of a float32 weight w [N, K] with per-row
+// scales and error bounds, for ArgmaxLinear. It does not own w, and it
 // describes w as it was when built: rebuild it after w changes.
 type ArgmaxIndex struct {
 	w     *Tensor // the weight it screens (not owned)
-	q     *Tensor // [N, K] int8 (stored as uint8), round(w/scale)
-	scale *Tensor // [N] float32, max|w_r|/127
-	bound *Tensor // [N] float32, see glm_screen_build
+	q     *Tensor // [N, K] int8 (stored as uint8): round(w_r/scale_r)
+	scale *Tensor // [N] float32: max|w_r|/127
+	err   *Tensor // [N] float32: ≥ ‖w_r − scale_r·q_r‖
+	gain  *Tensor // [N] float32: ≥ scale_r·‖q_r‖
+	qsum  *Tensor // [N] int32: Σ q_r
 	N, K  int64
 }
 
 // NewArgmaxIndex builds the index of w [N, K] (float32, CPU, contiguous):
-// one pass over w, shared between the worker and RowLinear's helper threads.
+// one pass over w, on as many threads as RowLinear uses.
 func NewArgmaxIndex(w *Tensor) (*ArgmaxIndex, error) {
 	if w == nil || w.c == nil {
 		return nil, fmt.Errorf("torch: argmax index: weight is undefined")
@@ -35,27 +37,30 @@ func NewArgmaxIndex(w *Tensor) (*ArgmaxIndex, error) {
 		return nil, fmt.Errorf("torch: argmax index: weight must be a contiguous non-empty float32 CPU matrix, got %v %v on %v", ws, w.DType(), w.Device())
 	}
 	N, K := ws[0], ws[1]
-	if K > 1<<24 {
-		return nil, fmt.Errorf("torch: argmax index: rows of %d values are too long", K)
+	if K > 1<<16 {
+		return nil, fmt.Errorf("torch: argmax index: rows of %d values are too long (int32 sums)", K)
 	}
 	s := NewScope()
 	defer s.Close()
 	ix := &ArgmaxIndex{w: w, N: N, K: K}
 	ix.q = s.Empty([]int64{N, K}, Uint8, CPU)
 	ix.scale = s.Empty([]int64{N}, Float32, CPU)
-	ix.bound = s.Empty([]int64{N}, Float32, CPU)
+	ix.err = s.Empty([]int64{N}, Float32, CPU)
+	ix.gain = s.Empty([]int64{N}, Float32, CPU)
+	ix.qsum = s.Empty([]int64{N}, Int32, CPU)
 	if err := s.Err(); err != nil {
 		return nil, fmt.Errorf("torch: argmax index: %w", err)
 	}
-	s.Keep(ix.q)
-	s.Keep(ix.scale)
-	s.Keep(ix.bound)
+	for _, t := range []*Tensor{ix.q, ix.scale, ix.err, ix.gain, ix.qsum} {
+		s.Keep(t)
+	}
 	ix.q.AdviseHugePages()
 	wp := (*C.float)(lib.AtDataPtr(w.c))
 	qp := (*C.int8_t)(lib.AtDataPtr(ix.q.c))
-	sp, bp := (*C.float)(lib.AtDataPtr(ix.scale.c)), (*C.float)(lib.AtDataPtr(ix.bound.c))
-	// Rows in chunks of about 1 MB of w, spread over the helper threads' cores
-	// with plain goroutines (a one-off pass: no need for the pool's protocol).
+	sp, ep, gp := (*C.float)(lib.AtDataPtr(ix.scale.c)), (*C.float)(lib.AtDataPtr(ix.err.c)), (*C.float)(lib.AtDataPtr(ix.gain.c))
+	qs := (*C.int32_t)(lib.AtDataPtr(ix.qsum.c))
+	// Rows in chunks of about 1 MB of w, shared by plain goroutines (a
+	// one-off pass: no need for RowLinear's protocol).
 	per := max(1, (1<<20)/(4*K))
 	var next atomic.Int64
 	work := func() {
@@ -64,7 +69,7 @@ func NewArgmaxIndex(w *Tensor) (*ArgmaxIndex, error) {
 			if r0 >= N {
 				return
 			}
-			C.glm_screen_build(wp, C.int64_t(r0), C.int64_t(min(per, N-r0)), C.int(K), qp, sp, bp)
+			C.glm_screen_build(wp, C.int64_t(r0), C.int64_t(min(per, N-r0)), C.int(K), qp, sp, ep, gp, qs)
 		}
 	}
 	threads := RowLinearThreads()
@@ -81,34 +86,38 @@ func NewArgmaxIndex(w *Tensor) (*ArgmaxIndex, error) {
 }
 
 // Bytes is the memory the index holds.
-func (ix *ArgmaxIndex) Bytes() int64 { return ix.N*ix.K + 8*ix.N }
+func (ix *ArgmaxIndex) Bytes() int64 { return ix.N*ix.K + 16*ix.N }
 
 // Free releases the index (not w).
 func (ix *ArgmaxIndex) Free() {
 	if ix == nil {
 		return
 	}
-	ix.q.Free()
-	ix.scale.Free()
-	ix.bound.Free()
+	for _, t := range []*Tensor{ix.q, ix.scale, ix.err, ix.gain, ix.qsum} {
+		t.Free()
+	}
 }
 
 // ArgmaxLinear returns, for each row of x [..., K], the first index of the
 // largest value of x·wᵀ, w being the weight ix was built from: int64
 // [rows] with rows the product of x's leading dimensions. It is the exact
-// argmax, not an approximation: within the bounds of float arithmetic it
-// equals Argmax(Linear(x, w)) (both round the same sums in different orders,
-// so only logits within about 1e-6 of each other can order differently).
+// argmax, not an approximation: it equals Argmax(Linear(x, w)) up to float
+// rounding (the candidates' values are computed in double, so only values
+// within about 1e-6 of each other can order differently than in float32).
 //
 // Speed helper for greedy decoding. The head of a language model is most of
 // what a decoding step reads (pythia-70m: embed_out is 103 MB of the 179 MB
-// of float32 weights a token streams), and greedy decoding needs only the
-// position of its largest logit. ArgmaxLinear reads the int8 copy instead (a
-// quarter of the bytes) to get every logit to within a proven bound:
-// |w_r·x − scale_r·(q_r·x)| ≤ bound_r·‖x‖ (Cauchy–Schwarz on the
-// quantization error, plus float32 rounding), then computes exactly, in
-// double precision from w itself, only the rows whose upper bound reaches
-// the largest lower bound — a handful of rows — and takes the largest.
+// of float32 weights a token streams), and greedy decoding needs only where
+// its largest value is. ArgmaxLinear quantizes x to int8 too and computes
+// every a_r = scale_r·sx·(q_r·xq) with exact integer dot products (AVX-512
+// VNNI where the CPU has it) from a quarter of w's bytes. Every true value
+// lies within a proven radius of its score:
+//
+//	|w_r·x − a_r| ≤ ‖w_r − scale_r·q_r‖·‖x‖ + scale_r·‖q_r‖·‖x − sx·xq‖
+//
+// (Cauchy–Schwarz on both quantization errors, plus a margin for float
+// rounding). Only the rows whose interval reaches the largest lower end —
+// a handful — are computed exactly, in double from w, and the largest wins.
 // Inputs it does not take (more than RowLinearMaxRows rows, other dtypes or
 // devices, autograd, non-finite x) go to Argmax(Linear(x, w)).
 func (s *Scope) ArgmaxLinear(x *Tensor, ix *ArgmaxIndex) *Tensor {
@@ -138,37 +147,55 @@ func (s *Scope) ArgmaxLinear(x *Tensor, ix *ArgmaxIndex) *Tensor {
 // returns the indices [rows], the number of rows computed exactly, and false
 // when some row of x is not finite (the caller falls back).
 func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor, int64, bool) {
-	a := s.Empty([]int64{rows, ix.N}, Float32, CPU) // screening scores
+	K := ix.K
+	xp := (*C.float)(lib.AtDataPtr(x.c))
+	// The quantized inputs, in C memory the helpers may read: xq [rows, K]
+	// int8, xu [rows, K] uint8, sx [rows] float32.
+	buf := s.Empty([]int64{rows * (2*K + 4)}, Uint8, CPU)
+	a := s.Empty([]int64{rows, ix.N}, Float32, CPU) // the scores
 	if s.Err() != nil {
 		return nil, 0, true
 	}
-	defer s.Drop(a)
-	crows := chunkRows(ix.N, ix.K)
-	j := &rowJob{
-		m: rows, K: ix.K, N: ix.N, rows: crows, n: (ix.N + crows - 1) / crows,
-		x: (*C.float)(lib.AtDataPtr(x.c)), y: (*C.float)(lib.AtDataPtr(a.c)),
-		q: (*C.int8_t)(lib.AtDataPtr(ix.q.c)), scale: (*C.float)(lib.AtDataPtr(ix.scale.c)),
+	defer s.Drop(a, buf)
+	bp := unsafe.Pointer(lib.AtDataPtr(buf.c))
+	xq, xu := (*C.int8_t)(bp), (*C.uint8_t)(unsafe.Add(bp, rows*K))
+	sx := unsafe.Slice((*float32)(unsafe.Add(bp, 2*rows*K)), rows) // 4-aligned: libtorch aligns storage to 64
+	xnorm := make([]float64, rows)
+	xerr := make([]float64, rows)
+	for i := range rows {
+		v := C.glm_screen_quantize((*C.float)(unsafe.Add(unsafe.Pointer(xp), 4*i*K)), C.int(K),
+			(*C.int8_t)(unsafe.Add(unsafe.Pointer(xq), i*K)), (*C.uint8_t)(unsafe.Add(unsafe.Pointer(xu), i*K)),
+			(*C.double)(unsafe.Pointer(&xnorm[i])), (*C.double)(unsafe.Pointer(&xerr[i])))
+		if v < 0 {
+			return nil, 0, false
+		}
+		sx[i] = float32(v)
 	}
-	pool.run(j, x, ix.q, ix.scale)
-	xp := (*C.float)(lib.AtDataPtr(x.c))
+	crows := chunkRows(ix.N, K)
+	j := &rowJob{
+		m: rows, K: K, N: ix.N, rows: crows, n: (ix.N + crows - 1) / crows,
+		y: (*C.float)(lib.AtDataPtr(a.c)),
+		q: (*C.int8_t)(lib.AtDataPtr(ix.q.c)), scale: (*C.float)(lib.AtDataPtr(ix.scale.c)),
+		qsum: (*C.int32_t)(lib.AtDataPtr(ix.qsum.c)),
+		xq:   xq, xu: xu, sx: (*C.float)(unsafe.Pointer(unsafe.SliceData(sx))),
+	}
+	pool.run(j, buf, ix.q, ix.scale, ix.qsum)
 	ap := (*C.float)(lib.AtDataPtr(a.c))
 	wp := (*C.float)(lib.AtDataPtr(ix.w.c))
-	bp := (*C.float)(lib.AtDataPtr(ix.bound.c))
+	ep, gp := (*C.float)(lib.AtDataPtr(ix.err.c)), (*C.float)(lib.AtDataPtr(ix.gain.c))
 	best := make([]int64, rows)
 	var computed int64
 	for i := range rows {
 		var n C.int64_t
-		r := C.glm_screen_select((*C.float)(unsafe.Add(unsafe.Pointer(xp), 4*i*ix.K)), wp,
-			(*C.float)(unsafe.Add(unsafe.Pointer(ap), 4*i*ix.N)), bp, C.int64_t(ix.N), C.int(ix.K), &n)
-		if r < 0 {
-			return nil, 0, false
-		}
-		best[i] = int64(r)
+		best[i] = int64(C.glm_screen_select((*C.float)(unsafe.Add(unsafe.Pointer(xp), 4*i*K)), wp,
+			(*C.float)(unsafe.Add(unsafe.Pointer(ap), 4*i*ix.N)), ep, gp, C.double(xnorm[i]), C.double(xerr[i]),
+			C.int64_t(ix.N), C.int(K), &n))
 		computed += int64(n)
 	}
 	runtime.KeepAlive(x)
 	runtime.KeepAlive(ix.w)
-	runtime.KeepAlive(ix.bound)
+	runtime.KeepAlive(ix.err)
+	runtime.KeepAlive(ix.gain)
 	t, err := FromInt64(best, rows)
 	if err != nil {
 		s.Fail(fmt.Errorf("torch: argmax_linear: %w", err))
@@ -176,3 +203,8 @@ func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor,
 	}
 	return s.Own(t), computed, true
 }
+
+// setScreenKernel picks ArgmaxLinear's dot-product kernel (tests): 0 the
+// widest the CPU runs, 1 portable C, 2 AVX2, 3 AVX-512 VNNI; false when the
+// CPU lacks it.
+func setScreenKernel(k int) bool { return C.glm_screen_set_kernel(C.int(k)) != 0 }

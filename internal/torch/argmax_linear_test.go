@@ -102,6 +102,52 @@ func TestArgmaxLinearMatchesArgmaxOfLinear(t *testing.T) {
 	}
 }
 
+// The portable, AVX2 and VNNI kernels compute the same scores (exact integer
+// dot products), so the same rows are computed exactly and the same index
+// wins; row lengths with and without a tail.
+func TestArgmaxLinearKernelsAgree(t *testing.T) {
+	defer setScreenKernel(0)
+	for _, K := range []int64{512, 100} {
+		err := Do(func() error {
+			defer NoGrad()()
+			s := NewScope()
+			defer s.Close()
+			w := s.Randn([]int64{4003, K}, Float32, CPU)
+			x := s.Randn([]int64{2, K}, Float32, CPU)
+			ix, err := NewArgmaxIndex(w)
+			if err != nil {
+				return err
+			}
+			defer ix.Free()
+			var first string
+			for _, k := range []int{1, 2, 3} {
+				if !setScreenKernel(k) {
+					t.Logf("K=%d: kernel %d: this CPU lacks it", K, k)
+					continue
+				}
+				best, computed, ok := s.argmaxScreened(x, ix, 2)
+				if !ok || s.Err() != nil {
+					return fmt.Errorf("kernel %d: %v", k, s.Err())
+				}
+				ids, err := best.Int64s()
+				if err != nil {
+					return err
+				}
+				got := fmt.Sprint(ids, computed)
+				if first == "" {
+					first = got
+				} else if got != first {
+					return fmt.Errorf("K=%d: kernel %d gives %s, the portable one %s", K, k, got, first)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Inputs the screen does not take give Argmax(Linear(x, w)): too many rows,
 // float64, a non-finite row.
 func TestArgmaxLinearFallbacks(t *testing.T) {

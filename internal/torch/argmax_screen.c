@@ -6,14 +6,6 @@
 #include <math.h>
 #include <stddef.h>
 
-// Unit roundoff of float32 and γ_K = K·u/(1 − K·u), the bound on the relative
-// error of a K-term float32 dot product in any order (Higham, Accuracy and
-// Stability of Numerical Algorithms, §3.1).
-static double gamma_k(int K) {
-	const double u = ldexp(1.0, -24);
-	return K * u / (1 - K * u);
-}
-
 // round_up_float returns the smallest float ≥ d.
 static float round_up_float(double d) {
 	float f = (float)d;
@@ -21,133 +13,176 @@ static float round_up_float(double d) {
 	return f;
 }
 
-void glm_screen_build(const float *w, int64_t r0, int64_t n, int K, int8_t *q, float *scale, float *bound) {
-	const double g = gamma_k(K);
+// quantize_row writes q = round(v/s), s = max|v|/127 (0 for a zero row), and
+// returns s; *err2 gets Σ(v − s·q)² and *q2 Σq², in double.
+static float quantize_row(const float *v, int K, int8_t *q, double *err2, double *q2) {
+	float amax = 0;
+	for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(v[k]));
+	const float s = amax / 127.0f;
+	double e = 0, n = 0;
+	for (int k = 0; k < K; k++) {
+		float t = s > 0 ? nearbyintf(v[k] / s) : 0;
+		t = fminf(127.0f, fmaxf(-127.0f, t));
+		q[k] = (int8_t)t;
+		double d = (double)v[k] - (double)s * t;
+		e += d * d;
+		n += (double)t * t;
+	}
+	*err2 = e, *q2 = n;
+	return s;
+}
+
+// The roundings of the double sums above are far below this relative margin.
+#define MARGIN (1 + 1e-9)
+
+void glm_screen_build(const float *w, int64_t r0, int64_t n, int K, int8_t *q, float *scale, float *err,
+                      float *gain, int32_t *qsum) {
 	for (int64_t r = r0; r < r0 + n; r++) {
-		const float *wr = w + r * K;
 		int8_t *qr = q + r * K;
-		float amax = 0;
-		for (int k = 0; k < K; k++) amax = fmaxf(amax, fabsf(wr[k]));
-		float s = amax / 127.0f;
-		double err2 = 0, q2 = 0;
-		for (int k = 0; k < K; k++) {
-			float v = s > 0 ? nearbyintf(wr[k] / s) : 0;
-			v = fminf(127.0f, fmaxf(-127.0f, v));
-			qr[k] = (int8_t)v;
-			double d = (double)wr[k] - (double)s * v;
-			err2 += d * d;
-			q2 += (double)v * v;
-		}
+		double e2, q2;
+		const float s = quantize_row(w + r * K, K, qr, &e2, &q2);
+		int32_t sum = 0;
+		for (int k = 0; k < K; k++) sum += qr[k];
 		scale[r] = s;
-		// The quantization error, the dot product's rounding, and a margin for
-		// the roundings of these sums themselves.
-		bound[r] = round_up_float((sqrt(err2) + g * s * sqrt(q2)) * (1 + 1e-6) + 1e-30);
+		err[r] = round_up_float(sqrt(e2) * MARGIN);
+		gain[r] = round_up_float((double)s * sqrt(q2) * MARGIN);
+		qsum[r] = sum;
 	}
 }
 
-// dot4_* compute q_j·x for the four int8 rows q, q+K, q+2K, q+3K.
-static void dot4_default(const float *x, const int8_t *q, int K, float out[4]) {
+float glm_screen_quantize(const float *x, int K, int8_t *xq, uint8_t *xu, double *xnorm, double *xerr) {
+	double n2 = 0;
+	for (int k = 0; k < K; k++) n2 += (double)x[k] * x[k];
+	if (!isfinite(n2)) return -1;
+	double e2, q2;
+	const float s = quantize_row(x, K, xq, &e2, &q2);
+	for (int k = 0; k < K; k++) xu[k] = (uint8_t)(xq[k] + 128);
+	*xnorm = sqrt(n2) * MARGIN;
+	*xerr = sqrt(e2) * MARGIN;
+	return s;
+}
+
+// dot4_* set d[j] = q_j·xq for the four int8 rows q + j·K, exactly (int32).
+
+static void dot4_default(const int8_t *xq, const uint8_t *xu, const int8_t *q, const int32_t *qsum, int K,
+                         int32_t d[4]) {
+	(void)xu, (void)qsum;
 	for (int j = 0; j < 4; j++) {
 		const int8_t *qj = q + (ptrdiff_t)j * K;
-		float s = 0;
-		for (int k = 0; k < K; k++) s += x[k] * (float)qj[k];
-		out[j] = s;
+		int32_t s = 0;
+		for (int k = 0; k < K; k++) s += (int32_t)xq[k] * qj[k];
+		d[j] = s;
 	}
 }
 
-__attribute__((target("avx2,fma"))) static void dot4_avx2(const float *x, const int8_t *q, int K, float out[4]) {
-	__m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-	int k = 0;
-	for (; k + 8 <= K; k += 8) {
-		__m256 h = _mm256_loadu_ps(x + k);
-		for (int j = 0; j < 4; j++) {
-			__m128i b = _mm_loadl_epi64((const __m128i *)(q + (ptrdiff_t)j * K + k));
-			a[j] = _mm256_fmadd_ps(h, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b)), a[j]);
-		}
-	}
-	for (int j = 0; j < 4; j++) {
-		float l[8];
-		_mm256_storeu_ps(l, a[j]);
-		float s = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
-		for (int t = k; t < K; t++) s += x[t] * (float)q[(ptrdiff_t)j * K + t];
-		out[j] = s;
-	}
-}
-
-__attribute__((target("avx512f"))) static void dot4_avx512(const float *x, const int8_t *q, int K, float out[4]) {
-	__m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+// AVX2: sign-extend both to int16 and multiply-add pairs into int32.
+__attribute__((target("avx2"))) static void dot4_avx2(const int8_t *xq, const uint8_t *xu, const int8_t *q,
+                                                      const int32_t *qsum, int K, int32_t d[4]) {
+	(void)xu, (void)qsum;
+	__m256i a[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()};
 	int k = 0;
 	for (; k + 16 <= K; k += 16) {
-		__m512 h = _mm512_loadu_ps(x + k);
+		__m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xq + k)));
 		for (int j = 0; j < 4; j++) {
-			__m128i b = _mm_loadu_si128((const __m128i *)(q + (ptrdiff_t)j * K + k));
-			a[j] = _mm512_fmadd_ps(h, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), a[j]);
+			__m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(q + (ptrdiff_t)j * K + k)));
+			a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(x, w));
 		}
 	}
 	for (int j = 0; j < 4; j++) {
-		float s = _mm512_reduce_add_ps(a[j]);
-		for (int t = k; t < K; t++) s += x[t] * (float)q[(ptrdiff_t)j * K + t];
-		out[j] = s;
+		int32_t l[8];
+		_mm256_storeu_si256((__m256i *)l, a[j]);
+		int32_t s = l[0] + l[1] + l[2] + l[3] + l[4] + l[5] + l[6] + l[7];
+		for (int t = k; t < K; t++) s += (int32_t)xq[t] * q[(ptrdiff_t)j * K + t];
+		d[j] = s;
 	}
 }
 
-typedef void (*dot4_fn)(const float *, const int8_t *, int, float *);
+// AVX-512 VNNI: vpdpbusd multiplies 64 unsigned bytes (xu = xq + 128) by 64
+// signed ones and adds each group of four into an int32 lane, so Σ xu·q =
+// q·xq + 128·Σq.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dot4_vnni(const int8_t *xq, const uint8_t *xu,
+                                                                            const int8_t *q, const int32_t *qsum,
+                                                                            int K, int32_t d[4]) {
+	(void)xq;
+	__m512i a[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+	for (int k = 0; k < K; k += 64) {
+		const __mmask64 m = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+		__m512i x = _mm512_maskz_loadu_epi8(m, xu + k);
+		for (int j = 0; j < 4; j++)
+			a[j] = _mm512_dpbusd_epi32(a[j], x, _mm512_maskz_loadu_epi8(m, q + (ptrdiff_t)j * K + k));
+	}
+	for (int j = 0; j < 4; j++) d[j] = _mm512_reduce_add_epi32(a[j]) - 128 * qsum[j];
+}
 
-// dot4 picks the widest kernel this CPU runs, once.
+typedef void (*dot4_fn)(const int8_t *, const uint8_t *, const int8_t *, const int32_t *, int, int32_t *);
+
+static dot4_fn chosen;
+
+// dot4 picks the widest kernel this CPU runs, once. All give the same sums.
 static dot4_fn dot4(void) {
-	static dot4_fn chosen;
 	dot4_fn fn = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
 	if (!fn) {
 		__builtin_cpu_init();
-		if (__builtin_cpu_supports("avx512f")) fn = dot4_avx512;
-		else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) fn = dot4_avx2;
+		if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) fn = dot4_vnni;
+		else if (__builtin_cpu_supports("avx2")) fn = dot4_avx2;
 		else fn = dot4_default;
 		__atomic_store_n(&chosen, fn, __ATOMIC_RELAXED);
 	}
 	return fn;
 }
 
-// screen_dot1 is q·x for one int8 row.
-static float screen_dot1(const float *x, const int8_t *q, int K) {
-	float s = 0;
-	for (int k = 0; k < K; k++) s += x[k] * (float)q[k];
-	return s;
+int glm_screen_set_kernel(int k) {
+	__builtin_cpu_init();
+	dot4_fn fn = 0;
+	switch (k) {
+	case 1: fn = dot4_default; break;
+	case 2: if (__builtin_cpu_supports("avx2")) fn = dot4_avx2; else return 0; break;
+	case 3: if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) fn = dot4_vnni; else return 0; break;
+	}
+	__atomic_store_n(&chosen, fn, __ATOMIC_RELAXED);
+	return 1;
 }
 
-void glm_screen_rows(const float *x, const int8_t *q, const float *scale, float *out, int ldo,
-                     int m, int K, int64_t r0, int n) {
-	for (int i = 0; i < m; i++) {
-		const float *xi = x + (ptrdiff_t)i * K;
-		float *oi = out + (ptrdiff_t)i * ldo;
-		const dot4_fn f = dot4();
-		int j = 0;
-		for (; j + 4 <= n; j += 4) {
-			float d[4];
-			f(xi, q + (r0 + j) * K, K, d);
-			for (int t = 0; t < 4; t++) oi[j + t] = scale[r0 + j + t] * d[t];
-		}
-		for (; j < n; j++) oi[j] = scale[r0 + j] * screen_dot1(xi, q + (r0 + j) * K, K);
+void glm_screen_rows(const int8_t *xq, const uint8_t *xu, float sx, const int8_t *q, const float *scale,
+                     const int32_t *qsum, float *out, int K, int64_t r0, int n) {
+	const dot4_fn f = dot4();
+	int j = 0;
+	int32_t d[4];
+	for (; j + 4 <= n; j += 4) {
+		f(xq, xu, q + (r0 + j) * K, qsum + r0 + j, K, d);
+		for (int t = 0; t < 4; t++) out[j + t] = (float)((double)scale[r0 + j + t] * sx * d[t]);
+	}
+	for (; j < n; j++) {
+		const int8_t *qr = q + (r0 + j) * K;
+		int32_t s = 0;
+		for (int k = 0; k < K; k++) s += (int32_t)xq[k] * qr[k];
+		out[j] = (float)((double)scale[r0 + j] * sx * s);
 	}
 }
 
-int64_t glm_screen_select(const float *x, const float *w, const float *a, const float *bound, int64_t N, int K,
-                          int64_t *candidates) {
-	*candidates = 0;
-	double hn2 = 0;
-	for (int k = 0; k < K; k++) hn2 += (double)x[k] * x[k];
-	const double hn = sqrt(hn2) * (1 + 1e-9);
-	if (!isfinite(hn)) return -1;
-	// a_r itself is scale_r·fl(dot) rounded once more: a relative 2⁻²⁰ covers it.
+void glm_screen_rows_m(const int8_t *xq, const uint8_t *xu, const float *sx, int m, const int8_t *q,
+                       const float *scale, const int32_t *qsum, float *out, int ldo, int K, int64_t r0, int n) {
+	for (int i = 0; i < m; i++)
+		glm_screen_rows(xq + (ptrdiff_t)i * K, xu + (ptrdiff_t)i * K, sx[i], q, scale, qsum, out + (ptrdiff_t)i * ldo, K,
+		                r0, n);
+}
+
+int64_t glm_screen_select(const float *x, const float *w, const float *a, const float *err, const float *gain,
+                          double xnorm, double xerr, int64_t N, int K, int64_t *candidates) {
+	// a_r is the exact integer dot product scaled with up to three float
+	// roundings (int32 → float above 2²⁴, the double product → float):
+	// a relative 2⁻²⁰ covers them.
 	const double rel = ldexp(1.0, -20);
 	double lo = -INFINITY;
 	for (int64_t r = 0; r < N; r++) {
-		double v = (double)a[r] - (double)bound[r] * hn - fabs((double)a[r]) * rel;
+		double v = (double)a[r] - ((double)err[r] * xnorm + (double)gain[r] * xerr + fabs((double)a[r]) * rel);
 		if (v > lo) lo = v;
 	}
 	int64_t best = -1, n = 0;
 	double bestv = -INFINITY;
 	for (int64_t r = 0; r < N; r++) {
-		if ((double)a[r] + (double)bound[r] * hn + fabs((double)a[r]) * rel < lo) continue;
+		if ((double)a[r] + ((double)err[r] * xnorm + (double)gain[r] * xerr + fabs((double)a[r]) * rel) < lo)
+			continue;
 		const float *wr = w + r * K;
 		double v = 0;
 		for (int k = 0; k < K; k++) v += (double)wr[k] * x[k];

@@ -230,9 +230,12 @@ type rowJob struct {
 	gelu       bool
 	x, w, b, y *C.float
 	// With q set the job is ArgmaxLinear's screening pass instead: y gets
-	// scale_r·(q_r·x) for the int8 rows q of an ArgmaxIndex.
-	q     *C.int8_t
-	scale *C.float
+	// the scores of glm_screen_rows_m for the inputs quantized in xq, xu, sx.
+	q         *C.int8_t
+	scale, sx *C.float
+	qsum      *C.int32_t
+	xq        *C.int8_t
+	xu        *C.uint8_t
 
 	next   atomic.Int64   // next chunk to claim
 	state  []atomic.Int32 // per chunk
@@ -246,7 +249,7 @@ func (j *rowJob) chunk(i int64, out *C.float, ldo int64) {
 	r0 := i * j.rows
 	n := min(j.rows, j.N-r0)
 	if j.q != nil {
-		C.glm_screen_rows(j.x, j.q, j.scale, out, C.int(ldo), C.int(j.m), C.int(j.K), C.int64_t(r0), C.int(n))
+		C.glm_screen_rows_m(j.xq, j.xu, j.sx, C.int(j.m), j.q, j.scale, j.qsum, out, C.int(ldo), C.int(j.K), C.int64_t(r0), C.int(n))
 		return
 	}
 	C.glm_linear_rows(j.x, j.w, j.b, out, C.int(ldo), C.int(j.m), C.int(j.K), C.int(r0), C.int(n), C.int(b32(j.gelu)))
@@ -414,10 +417,10 @@ func receiveSoon(ch chan *rowJob) (*rowJob, bool) {
 }
 
 // run computes j on the worker and, when it has several chunks, the helpers,
-// and returns when y is complete. x, w and b are the tensors behind j's
-// pointers: a helper the worker overtook may still be reading them after
-// run returns, so run then keeps handles to them until that helper is out.
-func (p *rowPool) run(j *rowJob, x, w, b *Tensor) {
+// and returns when y is complete. inputs are the tensors behind j's input
+// pointers: a helper the worker overtook may still be reading them after run
+// returns, so run then keeps handles to them until that helper is out.
+func (p *rowPool) run(j *rowJob, inputs ...*Tensor) {
 	p.release()
 	j.state = make([]atomic.Int32, j.n)
 	j.left.Store(j.n)
@@ -435,16 +438,14 @@ func (p *rowPool) run(j *rowJob, x, w, b *Tensor) {
 	j.workerShare()
 	C.glm_blas_sequential(0, prev)
 	if len(helpers) > 0 && j.inside.Load() > 0 {
-		for _, t := range []*Tensor{x, w, b} {
+		for _, t := range inputs {
 			if t != nil && t.c != nil {
 				j.keep = append(j.keep, t.ShallowClone())
 			}
 		}
 		p.late = append(p.late, j)
 	}
-	runtime.KeepAlive(x)
-	runtime.KeepAlive(w)
-	runtime.KeepAlive(b)
+	runtime.KeepAlive(inputs)
 }
 
 // release frees the handles of late jobs whose helpers have left.
