@@ -18,41 +18,41 @@ type Args struct {
 	OutputDir          string `json:"output_dir"`
 	OverwriteOutputDir bool   `json:"overwrite_output_dir"`
 
-	LearningRate             float64 `json:"learning_rate"`                // HF 5e-5
-	NumTrainEpochs           float64 `json:"num_train_epochs"`             // HF 3
-	MaxSteps                 int     `json:"max_steps"`                    // > 0 overrides epochs; HF -1
-	PerDeviceTrainBatchSize  int     `json:"per_device_train_batch_size"`  // HF 8
-	PerDeviceEvalBatchSize   int     `json:"per_device_eval_batch_size"`   // HF 8
-	GradientAccumulationStep int     `json:"gradient_accumulation_steps"`  // HF 1
-	GradientCheckpointing    bool    `json:"gradient_checkpointing"`       // recompute each block in backward
-	Optim                    string  `json:"optim"`                        // "adamw" (HF adamw_torch), "adafactor", "sgd"
-	WeightDecay              float64 `json:"weight_decay"`                 // HF 0; not applied to biases and LayerNorm weights
-	AdamBeta1                float64 `json:"adam_beta1"`                   // HF 0.9
-	AdamBeta2                float64 `json:"adam_beta2"`                   // HF 0.999
-	AdamEpsilon              float64 `json:"adam_epsilon"`                 // HF 1e-8
-	MaxGradNorm              float64 `json:"max_grad_norm"`                // HF 1.0; 0 = no clipping
-	LRSchedulerType          string  `json:"lr_scheduler_type"`            // linear, cosine, constant, constant_with_warmup
-	WarmupSteps              int     `json:"warmup_steps"`                 // HF 0
-	WarmupRatio              float64 `json:"warmup_ratio"`                 // used when WarmupSteps is 0
+	LearningRate             float64 `json:"learning_rate"`               // HF 5e-5
+	NumTrainEpochs           float64 `json:"num_train_epochs"`            // HF 3
+	MaxSteps                 int     `json:"max_steps"`                   // > 0 overrides epochs; HF -1
+	PerDeviceTrainBatchSize  int     `json:"per_device_train_batch_size"` // HF 8
+	PerDeviceEvalBatchSize   int     `json:"per_device_eval_batch_size"`  // HF 8
+	GradientAccumulationStep int     `json:"gradient_accumulation_steps"` // HF 1
+	GradientCheckpointing    bool    `json:"gradient_checkpointing"`      // recompute each block in backward
+	Optim                    string  `json:"optim"`                       // "adamw" (HF adamw_torch), "adafactor", "sgd"
+	WeightDecay              float64 `json:"weight_decay"`                // HF 0; not applied to biases and LayerNorm weights
+	AdamBeta1                float64 `json:"adam_beta1"`                  // HF 0.9
+	AdamBeta2                float64 `json:"adam_beta2"`                  // HF 0.999
+	AdamEpsilon              float64 `json:"adam_epsilon"`                // HF 1e-8
+	MaxGradNorm              float64 `json:"max_grad_norm"`               // HF 1.0; 0 = no clipping
+	LRSchedulerType          string  `json:"lr_scheduler_type"`           // linear, cosine, constant, constant_with_warmup
+	WarmupSteps              int     `json:"warmup_steps"`                // HF 0
+	WarmupRatio              float64 `json:"warmup_ratio"`                // used when WarmupSteps is 0
 
-	EvaluationStrategy string `json:"eval_strategy"`   // "no", "steps", "epoch"; HF "no"
-	EvalSteps          int    `json:"eval_steps"`      // 0 = LoggingSteps, as HF
+	EvaluationStrategy string `json:"eval_strategy"`    // "no", "steps", "epoch"; HF "no"
+	EvalSteps          int    `json:"eval_steps"`       // 0 = LoggingSteps, as HF
 	LoggingStrategy    string `json:"logging_strategy"` // HF "steps"
-	LoggingSteps       int    `json:"logging_steps"`   // HF 500; ours 10, so short runs show a curve
+	LoggingSteps       int    `json:"logging_steps"`    // HF 500; ours 10, so short runs show a curve
 	LoggingFirstStep   bool   `json:"logging_first_step"`
-	SaveStrategy       string `json:"save_strategy"` // HF "steps"
-	SaveSteps          int    `json:"save_steps"`    // HF 500
+	SaveStrategy       string `json:"save_strategy"`    // HF "steps"
+	SaveSteps          int    `json:"save_steps"`       // HF 500
 	SaveTotalLimit     int    `json:"save_total_limit"` // 0 = keep all; the best checkpoint is never removed
 
-	LoadBestModelAtEnd   bool   `json:"load_best_model_at_end"`
-	MetricForBestModel   string `json:"metric_for_best_model"` // "eval_loss" (default) or "eval_perplexity"
-	GreaterIsBetter      *bool  `json:"greater_is_better"`     // default false for *loss metrics
-	EarlyStoppingPatience int   `json:"early_stopping_patience"` // evaluations without improvement before stopping; 0 = off
+	LoadBestModelAtEnd    bool   `json:"load_best_model_at_end"`
+	MetricForBestModel    string `json:"metric_for_best_model"`   // "eval_loss" (default) or "eval_perplexity"
+	GreaterIsBetter       *bool  `json:"greater_is_better"`       // default false for *loss metrics
+	EarlyStoppingPatience int    `json:"early_stopping_patience"` // evaluations without improvement before stopping; 0 = off
 
-	Seed          uint64 `json:"seed"`            // HF 42
-	Shuffle       bool   `json:"shuffle"`         // HF always shuffles; false keeps file order (for reproducing curves)
-	GroupByLength bool   `json:"group_by_length"` // HF false; ours true: batches pad to their longest row, similar lengths together
-	PadToMaxLength bool  `json:"pad_to_max_length"` // pad every batch to the data's max length (the course's way)
+	Seed                 uint64 `json:"seed"`                             // HF 42
+	Shuffle              bool   `json:"shuffle"`                          // HF always shuffles; false keeps file order (for reproducing curves)
+	GroupByLength        bool   `json:"group_by_length"`                  // HF false; ours true: batches pad to their longest row, similar lengths together
+	PadToMaxLength       bool   `json:"pad_to_max_length"`                // pad every batch to the data's max length (the course's way)
 	ResumeFromCheckpoint string `json:"resume_from_checkpoint,omitempty"` // a checkpoint dir, or "" = latest in OutputDir unless overwriting
 }
 

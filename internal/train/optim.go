@@ -56,11 +56,11 @@ func freeAll(m map[string]*torch.Tensor) {
 // adamW is torch.optim.AdamW (HF's optim="adamw_torch"): decoupled weight
 // decay p ← p·(1 − lr·wd), then Adam with bias correction.
 type adamW struct {
-	params        []model.NamedTensor
-	b1, b2, eps   float64
-	wd            float64
-	t             int
-	state         map[string]*torch.Tensor
+	params      []model.NamedTensor
+	b1, b2, eps float64
+	wd          float64
+	t           int
+	state       map[string]*torch.Tensor
 }
 
 func (o *adamW) step(lr float64) error {
@@ -97,9 +97,9 @@ func (o *adamW) update(p model.NamedTensor, lr, bc1, bc2 float64) error {
 	if o.wd != 0 && decays(p.Name) {
 		s.MulScalarInPlace(p.Tensor, 1-lr*o.wd)
 	}
-	s.LerpInPlace(m, g, 1-o.b1)                              // m ← β1·m + (1−β1)·g
-	s.MulScalarInPlace(v, o.b2)                              // v ← β2·v
-	s.AddInPlace(v, s.MulScalar(s.Mul(g, g), 1-o.b2))        //   + (1−β2)·g²
+	s.LerpInPlace(m, g, 1-o.b1)                                           // m ← β1·m + (1−β1)·g
+	s.MulScalarInPlace(v, o.b2)                                           // v ← β2·v
+	s.AddInPlace(v, s.MulScalar(s.Mul(g, g), 1-o.b2))                     //   + (1−β2)·g²
 	denom := s.AddScalar(s.MulScalar(s.Sqrt(v), 1/math.Sqrt(bc2)), o.eps) // √v/√bc2 + ε
 	s.AddcdivInPlace(p.Tensor, s.MulScalar(m, -lr/bc1), denom)            // p ← p − lr/bc1 · m/denom
 	return s.Err()

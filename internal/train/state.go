@@ -53,18 +53,18 @@ type TrainerState struct {
 // the step, the data order position, optimizer step count, the running
 // loss accumulators and early-stopping counters (trainer_progress.json).
 type progress struct {
-	GlobalStep       int               `json:"global_step"`
-	MicroBatches     int               `json:"micro_batches"` // micro-batches consumed in total
-	Sampler          data.SamplerState `json:"sampler"`
-	Optim            string            `json:"optim"`
-	OptimStep        int               `json:"optim_step"`
-	Scheduler        schedulerState    `json:"scheduler"`
-	LossSinceLog     float64           `json:"loss_since_log"`
-	StepsSinceLog    int               `json:"steps_since_log"`
-	LossTotal        float64           `json:"loss_total"`
-	TokensSeen       int64             `json:"tokens_seen"`
-	BadEvals         int               `json:"bad_evals"`
-	ElapsedSeconds   float64           `json:"elapsed_seconds"`
+	GlobalStep     int               `json:"global_step"`
+	MicroBatches   int               `json:"micro_batches"` // micro-batches consumed in total
+	Sampler        data.SamplerState `json:"sampler"`
+	Optim          string            `json:"optim"`
+	OptimStep      int               `json:"optim_step"`
+	Scheduler      schedulerState    `json:"scheduler"`
+	LossSinceLog   float64           `json:"loss_since_log"`
+	StepsSinceLog  int               `json:"steps_since_log"`
+	LossTotal      float64           `json:"loss_total"`
+	TokensSeen     int64             `json:"tokens_seen"`
+	BadEvals       int               `json:"bad_evals"`
+	ElapsedSeconds float64           `json:"elapsed_seconds"`
 }
 
 type schedulerState struct {

@@ -53,23 +53,23 @@ var ErrCancelled = errors.New("training cancelled")
 
 // run is one training run's mutable state.
 type run struct {
-	t        *Trainer
-	a        *Args
-	ctx      context.Context
-	params   []model.NamedTensor
-	opt      optimizer
-	sampler  *data.Sampler
-	padTo    int
-	perEpoch int // micro-batches per epoch
-	total    int // optimizer steps
-	warmup   int
-	prog     progress
-	state    TrainerState
-	start    time.Time
-	tokens   int64 // real tokens since last log, for tokens/s
-	logStart time.Time
-	lastEval float64
-	bestStep int
+	t            *Trainer
+	a            *Args
+	ctx          context.Context
+	params       []model.NamedTensor
+	opt          optimizer
+	sampler      *data.Sampler
+	padTo        int
+	perEpoch     int // micro-batches per epoch
+	total        int // optimizer steps
+	warmup       int
+	prog         progress
+	state        TrainerState
+	start        time.Time
+	tokens       int64 // real tokens since last log, for tokens/s
+	logStart     time.Time
+	lastEval     float64
+	bestStep     int
 	lastGradNorm float64
 }
 
