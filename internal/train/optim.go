@@ -21,6 +21,13 @@ type optimizer interface {
 	free()
 }
 
+// gradScaler is an optimizer that can apply gradient clipping's coefficient
+// inside its update, sparing a pass that scales every gradient first.
+type gradScaler interface {
+	// setGradScale makes the next step use c·g for every gradient g.
+	setGradScale(c float64)
+}
+
 // decays reports whether weight decay applies to a parameter: HF exempts
 // biases and LayerNorm weights.
 func decays(name string) bool {
@@ -61,48 +68,50 @@ type adamW struct {
 	wd          float64
 	t           int
 	state       map[string]*torch.Tensor
+	gradScale   float64 // clipping's coefficient for the next step (0: none)
 }
+
+// setGradScale folds gradient clipping into the next update (gradScaler).
+func (o *adamW) setGradScale(c float64) { o.gradScale = c }
 
 func (o *adamW) step(lr float64) error {
 	o.t++
-	bc1 := 1 - math.Pow(o.b1, float64(o.t))
-	bc2 := 1 - math.Pow(o.b2, float64(o.t))
-	for _, p := range o.params {
-		if err := o.update(p, lr, bc1, bc2); err != nil {
-			return fmt.Errorf("train: adamw: %s: %w", p.Name, err)
-		}
-	}
-	return nil
-}
-
-func (o *adamW) update(p model.NamedTensor, lr, bc1, bc2 float64) error {
-	g, err := p.Tensor.Grad()
-	if err != nil || g == nil {
-		return err
-	}
 	s := torch.NewScope()
 	defer s.Close()
-	s.Own(g)
-	m, v := o.state[p.Name+".exp_avg"], o.state[p.Name+".exp_avg_sq"]
-	if m == nil {
-		if m, err = zeros(p.Tensor.Shape(), p.Tensor.Device()); err != nil {
-			return err
+	var ps, gs, ms, vs []*torch.Tensor
+	var decay []bool
+	for _, p := range o.params {
+		g, err := p.Tensor.Grad()
+		if err != nil {
+			return fmt.Errorf("train: adamw: %s: %w", p.Name, err)
 		}
-		o.state[p.Name+".exp_avg"] = m
-		if v, err = zeros(p.Tensor.Shape(), p.Tensor.Device()); err != nil {
-			return err
+		if g == nil {
+			continue
 		}
-		o.state[p.Name+".exp_avg_sq"] = v
+		s.Own(g)
+		m, v := o.state[p.Name+".exp_avg"], o.state[p.Name+".exp_avg_sq"]
+		if m == nil {
+			if m, err = zeros(p.Tensor.Shape(), p.Tensor.Device()); err != nil {
+				return err
+			}
+			o.state[p.Name+".exp_avg"] = m
+			if v, err = zeros(p.Tensor.Shape(), p.Tensor.Device()); err != nil {
+				return err
+			}
+			o.state[p.Name+".exp_avg_sq"] = v
+		}
+		ps, gs, ms, vs = append(ps, p.Tensor), append(gs, g), append(ms, m), append(vs, v)
+		decay = append(decay, decays(p.Name))
 	}
-	if o.wd != 0 && decays(p.Name) {
-		s.MulScalarInPlace(p.Tensor, 1-lr*o.wd)
+	// One pass over p, g, m and v per parameter (torch.AdamW) instead of
+	// about ten tensor ops and six temporaries of the parameter's size each.
+	err := torch.AdamW(ps, gs, ms, vs, torch.AdamWOptions{LR: lr, Beta1: o.b1, Beta2: o.b2, Eps: o.eps,
+		WeightDecay: o.wd, Decay: decay, Step: o.t, GradScale: o.gradScale})
+	o.gradScale = 0
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
 	}
-	s.LerpInPlace(m, g, 1-o.b1)                                           // m ← β1·m + (1−β1)·g
-	s.MulScalarInPlace(v, o.b2)                                           // v ← β2·v
-	s.AddInPlace(v, s.MulScalar(s.Mul(g, g), 1-o.b2))                     //   + (1−β2)·g²
-	denom := s.AddScalar(s.MulScalar(s.Sqrt(v), 1/math.Sqrt(bc2)), o.eps) // √v/√bc2 + ε
-	s.AddcdivInPlace(p.Tensor, s.MulScalar(m, -lr/bc1), denom)            // p ← p − lr/bc1 · m/denom
-	return s.Err()
+	return nil
 }
 
 func (o *adamW) slots() (map[string]*torch.Tensor, int) { return o.state, o.t }
