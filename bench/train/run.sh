@@ -21,7 +21,7 @@
 #           build only) on all rows;
 #   leak    golamini's RSS after 100 and after 1000 steps of a small model.
 #
-# Environment: TRAIN_ROUNDS (default 3), TRAIN_EPOCH_FRACTION (default 0.1),
+# Environment: TRAIN_ROUNDS (default 2), TRAIN_EPOCH_FRACTION (default 0.05),
 # TRAIN_SKIP (space-separated: tokens profile micro epoch leak),
 # TRAIN_BENCH_PATCHES (1: also the patched tree), GOLAMINI_CACHE.
 set -euo pipefail
@@ -29,8 +29,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 out="$root/bench/out/train"
 mkdir -p "$out"
-ROUNDS="${TRAIN_ROUNDS:-3}"
-FRACTION="${TRAIN_EPOCH_FRACTION:-0.1}"
+ROUNDS="${TRAIN_ROUNDS:-2}"
+FRACTION="${TRAIN_EPOCH_FRACTION:-0.05}"
 SKIP=" ${TRAIN_SKIP:-} "
 skip() { [[ "$SKIP" == *" $1 "* ]]; }
 log() { echo "bench/train: $*" >&2; }
@@ -48,7 +48,9 @@ if [[ "${TRAIN_BENCH_PATCHES:-0}" == "1" ]]; then
   trap 'rm -rf "$tree"' EXIT
   git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$tree"
   ok=1
-  for p in bench/train/proposed/*.patch; do
+  patches=(bench/train/proposed/*.patch)
+  [[ -e "${patches[0]}" ]] || { log "no patches in bench/train/proposed: no patched build"; ok=0; patches=(); }
+  for p in "${patches[@]}"; do
     patch -s -p1 -d "$tree" < "$p" || { log "$p does not apply (merged already?): no patched build"; ok=0; }
   done
   if [[ "$ok" == 1 ]]; then
@@ -103,11 +105,11 @@ if ! skip profile; then
   r=1
   log "profile (1 thread, load $(loadavg))"
   record "$out/profile.jsonl" "golamini before (materialised logits, op-by-op AdamW)" "${GO[0]}" profile -threads 1 -variant old -steps 2
-  record "$out/profile.jsonl" "golamini loss head + proposed optimizer" "${GO[0]}" profile -threads 1 -variant new -steps 2 -cpu-cache 2048
+  record "$out/profile.jsonl" "golamini now (fused loss head and AdamW, CPU cache)" "${GO[0]}" profile -threads 1 -variant new -steps 2 -cpu-cache 2048
   if [[ ${#GO[@]} -gt 1 ]]; then
     record "$out/profile.jsonl" "golamini + proposed patches" "${GO[1]}" profile -threads 1 -variant new -steps 2 -cpu-cache 2048 -trace "$out/trace.json"
   else
-    record "$out/profile.jsonl" "golamini loss head + proposed optimizer (traced)" "${GO[0]}" profile -threads 1 -variant new -steps 2 -cpu-cache 2048 -trace "$out/trace.json"
+    record "$out/profile.jsonl" "golamini now (traced)" "${GO[0]}" profile -threads 1 -variant new -steps 2 -cpu-cache 2048 -trace "$out/trace.json"
   fi
   record "$out/profile.jsonl" "$HF_OLD" "$PY_OLD" bench/train/hf_train.py profile --threads 1 --steps 2
   record "$out/profile.jsonl" "$HF_NEW" "$PY_NEW" bench/train/hf_train.py profile --threads 1 --steps 2
