@@ -116,9 +116,9 @@ func TestRotarySwapWaysAgree(t *testing.T) {
 				s := torch.NewScope()
 				defer s.Close()
 				nh, hs := int64(m.Config.NumAttentionHeads), int64(m.Config.HeadSize)
-				T := int64(1<<16)/(2*nh*hs) + 1 // enough rows for the cat way
+				T := int64(1<<16)/(nh*hs) + 1 // enough rows for the cat way
 				cos, sin := m.rotary(s, 1, T, 0, nil)
-				x := s.Randn([]int64{1, T, nh, 2, hs}, torch.Float32, torch.CPU)
+				x := s.Randn([]int64{1, T, nh, hs}, torch.Float32, torch.CPU)
 				if x.Numel() < 1<<16 {
 					t.Fatalf("%d values: the cat way needs 65536", x.Numel())
 				}

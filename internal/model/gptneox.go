@@ -81,7 +81,7 @@ func (m *Model) Forward(s *torch.Scope, ids *torch.Tensor, p Pass) *torch.Tensor
 			p.Mask = s.To(p.Mask, torch.Bool, m.Device)
 		}
 	}
-	cos, sin := m.rotary(s, B, T, past, p.Positions) // [B or 1, T, 1, 1, hs] each
+	cos, sin := m.rotary(s, B, T, past, p.Positions) // [B or 1, T, 1, hs] each
 	// Causality needs an explicit mask only where queries follow cached
 	// positions: query i at position past+i sees keys ≤ it. Without a cache
 	// in front, attention is plain causal (torch.CausalAttention, no mask
@@ -191,14 +191,21 @@ func (m *Model) attention(s *torch.Scope, l *Layer, h, cos, sin *torch.Tensor, k
 			return m.linear(s, y, l.DenseW, l.DenseB)
 		}
 	}
+	// Unbind, not three Selects: its backward stacks the three gradients in
+	// one copy where Select's zero-fills a tensor of qkv's size per part.
 	qkv = s.View(qkv, B, T, nh, 3, hs) // [B, T, nh, 3, hs]: per head q|k|v
-	qk := s.Narrow(qkv, 3, 0, 2)       // [B, T, nh, 2, hs]: q and k of every head
-	if c.RotaryNDims > 0 {
-		qk = m.applyRotary(s, qk, cos, sin) // q and k rotated in one go
+	parts := s.Unbind(qkv, 3)          // 3 × [B, T, nh, hs]
+	if s.Err() != nil {
+		return nil
 	}
-	q := s.Permute(s.Select(qk, 3, 0), 0, 2, 1, 3)  // [B, nh, T, hs]
-	k := s.Permute(s.Select(qk, 3, 1), 0, 2, 1, 3)  // [B, nh, T, hs]
-	v := s.Permute(s.Select(qkv, 3, 2), 0, 2, 1, 3) // [B, nh, T, hs]
+	q, k, v := parts[0], parts[1], parts[2]
+	if c.RotaryNDims > 0 {
+		q = m.applyRotary(s, q, cos, sin)
+		k = m.applyRotary(s, k, cos, sin)
+	}
+	q = s.Permute(q, 0, 2, 1, 3) // [B, nh, T, hs]
+	k = s.Permute(k, 0, 2, 1, 3) // [B, nh, T, hs]
+	v = s.Permute(v, 0, 2, 1, 3) // [B, nh, T, hs]
 
 	if kv != nil {
 		k, v = kv.append(s, k, v, past) // [B, nh, past+T, hs]
@@ -304,8 +311,8 @@ func (m *Model) linearGELU(s *torch.Scope, x, w, b *torch.Tensor) *torch.Tensor 
 	return s.Gelu(m.linear(s, x, w, b), m.gelu)
 }
 
-// rotary returns cos and sin [B or 1, T, 1, 1, hs] for the positions of this
-// call, broadcastable over [B, T, nh, 2, hs] (q and k of every head).
+// rotary returns cos and sin [B or 1, T, 1, hs] for the positions of this
+// call, broadcastable over [B, T, nh, hs] (q or k of every head).
 func (m *Model) rotary(s *torch.Scope, B, T, past int64, positions *torch.Tensor) (cos, sin *torch.Tensor) {
 	if m.Config.RotaryNDims == 0 {
 		return nil, nil
@@ -329,13 +336,13 @@ func (m *Model) rotary(s *torch.Scope, B, T, past int64, positions *torch.Tensor
 		return nil, nil
 	}
 	if positions == nil {
-		cos = s.View(s.Narrow(m.cos, 0, past, T), 1, T, 1, 1, hs) // [1, T, 1, 1, hs]
-		sin = s.View(s.Narrow(m.sin, 0, past, T), 1, T, 1, 1, hs)
+		cos = s.View(s.Narrow(m.cos, 0, past, T), 1, T, 1, hs) // [1, T, 1, hs]
+		sin = s.View(s.Narrow(m.sin, 0, past, T), 1, T, 1, hs)
 		return cos, sin
 	}
 	flat := s.Reshape(positions, -1)                            // [B·T]
-	cos = s.View(s.IndexSelect(m.cos, 0, flat), B, T, 1, 1, hs) // [B, T, 1, 1, hs]
-	sin = s.View(s.IndexSelect(m.sin, 0, flat), B, T, 1, 1, hs)
+	cos = s.View(s.IndexSelect(m.cos, 0, flat), B, T, 1, hs) // [B, T, 1, hs]
+	sin = s.View(s.IndexSelect(m.sin, 0, flat), B, T, 1, hs)
 	return cos, sin
 }
 
