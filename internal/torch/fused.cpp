@@ -91,11 +91,8 @@ LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &target
   if (want_gw) gw = n == 0 ? at::zeros_like(w, at::MemoryFormat::Contiguous) : at::empty_like(w, at::MemoryFormat::Contiguous);
   const bool fp32 = x.scalar_type() == at::kFloat;
   const int64_t c0 = std::min(chunk, n);
-  at::Tensor logits_buf, prob_buf;
-  if (c0 > 0) {
-    logits_buf = at::empty({c0, V}, x.options());
-    prob_buf = at::empty({c0, V}, fopt);
-  }
+  at::Tensor logits_buf;
+  if (c0 > 0) logits_buf = at::empty({c0, V}, x.options());
   const at::Tensor wt = w.t();
   for (int64_t start = 0; start < n; start += chunk) {
     const int64_t c = std::min(chunk, n - start);
@@ -103,18 +100,20 @@ LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &target
     at::Tensor tc = ts.narrow(0, start, c).unsqueeze(1);  // [c,1]
     at::Tensor logits = logits_buf.narrow(0, 0, c);
     at::mm_out(logits, xc, wt);
-    at::Tensor lf = fp32 ? logits : logits.to(at::kFloat);
-    at::Tensor p = prob_buf.narrow(0, 0, c);
-    at::_softmax_out(p, lf, 1, false);
+    // Softmax in place (float32 logits; others were converted into a new
+    // tensor): one 128 MB buffer read and written instead of a second one.
+    at::Tensor p = fp32 ? logits : logits.to(at::kFloat);
+    at::_softmax_out(p, p, 1, false);
     // loss_row = −log p[target]. Where p[target] is so small that float32
     // may have lost it (< 1e-30: a loss above 69), take log_softmax of the
-    // row's logits instead.
+    // row's logits instead, computed again for those rows.
     at::Tensor picked = p.gather(1, tc);  // [c,1]
     at::Tensor rows_loss = picked.log().neg_();
     at::Tensor tiny = picked.lt(1e-30).squeeze(1);
     if (tiny.any().item<bool>()) {
       at::Tensor r = tiny.nonzero().squeeze(1);
-      at::Tensor exact = at::log_softmax(lf.index_select(0, r), 1).gather(1, tc.index_select(0, r)).neg_();
+      at::Tensor lr = at::mm(xc.index_select(0, r), wt).to(at::kFloat);
+      at::Tensor exact = at::log_softmax(lr, 1).gather(1, tc.index_select(0, r)).neg_();
       rows_loss.index_copy_(0, r, exact);
     }
     loss.add_(rows_loss.sum(at::kDouble));

@@ -52,6 +52,46 @@ func grad(t *testing.T, s *Scope, x *Tensor) *Tensor {
 	return s.Own(g)
 }
 
+// Where the target's probability underflows float32 (losses above 69), the
+// loss still equals cross_entropy's: those rows are computed again with
+// log_softmax, in every chunking.
+func TestLinearCrossEntropyLargeLosses(t *testing.T) {
+	const N, H, V = 23, 16, 101
+	rng := rand.New(rand.NewPCG(3, 4))
+	tg := make([]int64, N)
+	for i := range tg {
+		tg[i] = int64(rng.IntN(V))
+	}
+	err := Do(func() error {
+		defer NoGrad()()
+		s := NewScope()
+		defer s.Close()
+		x := randTensor(s, rng, 40, N, H) // logits with a spread of hundreds
+		w := randTensor(s, rng, 0.5, V, H)
+		targets := s.Int64(tg, N)
+		ref, err := s.CrossEntropySum(s.Linear(x, w, nil), targets, -100).Item64()
+		if err != nil {
+			return err
+		}
+		if ref/N < 69 {
+			return fmt.Errorf("mean loss %.1f: the case does not reach the underflow", ref/N)
+		}
+		for _, chunk := range []int{0, 1, 5} {
+			got, err := s.LinearCrossEntropy(x, w, targets, CrossEntropyOptions{IgnoreIndex: -100, GradScale: 1, ChunkRows: chunk}).Item64()
+			if err != nil {
+				return err
+			}
+			if math.Abs(got-ref) > 1e-5*math.Abs(ref) {
+				return fmt.Errorf("chunk %d: loss %v, cross_entropy %v", chunk, got, ref)
+			}
+		}
+		return s.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // LinearCrossEntropy gives cross_entropy(x·wᵀ, targets, sum)'s value and
 // gradients, whatever the chunking, with ignored targets, when backward
 // brings the expected upstream gradient or another one, and without autograd.
