@@ -100,9 +100,12 @@ func TestFusedDecodeMatchesGeneralPath(t *testing.T) {
 	}
 }
 
-// applyRotary's two ways of swapping the rotary halves (index_select for
-// few rows, cat of narrowed views for many) give the same result, with
-// partial rotary (tiny-pythia) and full rotary (tiny-seq).
+// applyRotary's ways agree, with partial rotary (tiny-pythia) and full
+// rotary (tiny-seq): in libtorch ops, the index_select swap (few rows) and
+// the cat swap (many rows) give the same values; the fused torch.Rotary
+// gives them within a rounding (it adds two rounded products as HF does,
+// where Addcmul fuses the second into the sum), forward and backward, on a
+// strided slice of a fused projection as in attention.
 func TestRotarySwapWaysAgree(t *testing.T) {
 	for _, dir := range []string{"tiny-pythia", "tiny-seq"} {
 		t.Run(dir, func(t *testing.T) {
@@ -112,29 +115,73 @@ func TestRotarySwapWaysAgree(t *testing.T) {
 					return err
 				}
 				defer m.Free()
-				defer torch.NoGrad()()
 				s := torch.NewScope()
 				defer s.Close()
 				nh, hs := int64(m.Config.NumAttentionHeads), int64(m.Config.HeadSize)
 				T := int64(1<<16)/(nh*hs) + 1 // enough rows for the cat way
 				cos, sin := m.rotary(s, 1, T, 0, nil)
-				x := s.Randn([]int64{1, T, nh, hs}, torch.Float32, torch.CPU)
-				if x.Numel() < 1<<16 {
-					t.Fatalf("%d values: the cat way needs 65536", x.Numel())
-				}
-				viaCat := m.applyRotary(s, x, cos, sin)
-				viaIndex := s.Addcmul(s.Mul(x, cos), s.IndexSelect(x, -1, m.ropePerm), sin)
-				a, err := viaCat.Float32s()
-				if err != nil {
+				qkv := s.Randn([]int64{1, T, nh, 3, hs}, torch.Float32, torch.CPU)
+				up := s.Randn([]int64{1, T, nh, hs}, torch.Float32, torch.CPU)
+				if err := s.Err(); err != nil {
 					return err
 				}
-				b, err := viaIndex.Float32s()
-				if err != nil {
+				if err := qkv.SetRequiresGrad(true); err != nil {
 					return err
 				}
-				for i := range a {
-					if a[i] != b[i] {
-						t.Fatalf("value %d: cat %v, index_select %v", i, a[i], b[i])
+				run := func(way string) ([]float32, []float32, error) {
+					if err := qkv.DropGrad(); err != nil {
+						return nil, nil, err
+					}
+					x := s.Unbind(qkv, 3)[1] // [1, T, nh, hs], strided
+					if s.Err() != nil {
+						return nil, nil, s.Err()
+					}
+					if x.Numel() < 1<<16 {
+						return nil, nil, fmt.Errorf("%d values: the cat way needs 65536", x.Numel())
+					}
+					var y *torch.Tensor
+					switch way {
+					case "fused":
+						if !torch.RotaryOK(x, cos, sin) {
+							return nil, nil, fmt.Errorf("torch.Rotary does not take the model's tensors")
+						}
+						y = m.applyRotary(s, x, cos, sin)
+					case "cat":
+						y = m.applyRotaryOps(s, x, cos, sin)
+					case "index":
+						y = s.Addcmul(s.Mul(x, cos), s.IndexSelect(x, -1, m.ropePerm), sin)
+					}
+					if err := s.Sum(s.Mul(y, up), torch.Float32).Backward(); err != nil {
+						return nil, nil, err
+					}
+					g, err := qkv.Grad()
+					if err != nil {
+						return nil, nil, err
+					}
+					gv, err := s.Own(g).Float32s()
+					if err != nil {
+						return nil, nil, err
+					}
+					yv, err := y.Float32s()
+					return yv, gv, err
+				}
+				ys, gs := map[string][]float32{}, map[string][]float32{}
+				for _, way := range []string{"fused", "cat", "index"} {
+					if ys[way], gs[way], err = run(way); err != nil {
+						return fmt.Errorf("%s: %w", way, err)
+					}
+				}
+				for i := range ys["cat"] {
+					if ys["cat"][i] != ys["index"][i] || gs["cat"][i] != gs["index"][i] {
+						return fmt.Errorf("value %d: cat %v (grad %v), index_select %v (grad %v)", i, ys["cat"][i], gs["cat"][i], ys["index"][i], gs["index"][i])
+					}
+				}
+				for what, pair := range map[string][2][]float32{"output": {ys["fused"], ys["cat"]}, "gradient": {gs["fused"], gs["cat"]}} {
+					for i := range pair[0] {
+						a, b := float64(pair[0][i]), float64(pair[1][i])
+						if math.Abs(a-b) > 1e-6*math.Max(1, math.Abs(b)) {
+							return fmt.Errorf("%s %d: fused %v, ops %v", what, i, a, b)
+						}
 					}
 				}
 				return s.Err()

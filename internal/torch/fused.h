@@ -41,6 +41,12 @@ char *gl_drop_grad(void *t);
 // flash-attention kernel, which an explicit mask rules out.
 char *gl_causal_attention(void **out, void *q, void *k, void *v, double scale);
 
+// GPT-NeoX rotary embedding of x [B, T, heads, D] (float32 CPU, last
+// dimension contiguous) with tables cos, sin [1 or B, T, 1, D]:
+// y = x·cos + swap(x)·sin, swap exchanging the halves of the first rot
+// values; an autograd op when x requires grad (rotary.cpp).
+char *gl_rotary(void **out, void *x, void *cos, void *sin, int64_t rot);
+
 #ifdef __cplusplus
 }
 #endif
