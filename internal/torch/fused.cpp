@@ -7,7 +7,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
-#if defined(__SSE2__)
+#if defined(__SSE2__) || defined(__x86_64__)
 #include <immintrin.h>
 #endif
 #include <cstdlib>
@@ -154,14 +154,52 @@ struct AdamWConsts {
 
 // adamw_span updates elements [b, e) of one parameter: torch.optim.AdamW's
 // ops (mul_ for weight decay, lerp_, mul_ and addcmul_, sqrt / √bc2 + eps,
-// addcdiv_) fused per element, four lanes at a time with SSE2 where the
-// compiler targets x86-64 (cgo does not allow -fno-math-errno, without which
-// the compiler will not vectorise a loop with sqrt). Each lane does the
-// scalar code's operations in the same order, so both give the same bits.
+// addcdiv_) fused per element, sixteen lanes at a time with AVX-512 where
+// the CPU has it, else four with SSE2 where the compiler targets x86-64 (cgo
+// does not allow -fno-math-errno, without which the compiler will not
+// vectorise a loop with sqrt). Each lane does the scalar code's operations
+// in the same order, so all give the same bits.
+#if defined(__x86_64__)
+// adamw_span_avx512 is adamw_span's vector loop sixteen lanes at a time,
+// for CPUs with AVX-512, without contracting products and sums into fused
+// multiply-adds, so it gives the same bits. It returns where it stopped.
+__attribute__((target("avx512f"), optimize("fp-contract=off"))) int64_t adamw_span_avx512(
+    float *__restrict__ P, const float *__restrict__ G, float *__restrict__ M, float *__restrict__ Q, int64_t b,
+    int64_t e, const AdamWConsts k) {
+  const __m512 gs = _mm512_set1_ps(k.gs), wdf = _mm512_set1_ps(k.wdf), w1 = _mm512_set1_ps(k.w1),
+               b2f = _mm512_set1_ps(k.b2f), c2 = _mm512_set1_ps(k.c2), inv = _mm512_set1_ps(k.inv_bc2),
+               eps = _mm512_set1_ps(k.eps), step = _mm512_set1_ps(k.step_size);
+  int64_t j = b;
+  for (; j + 16 <= e; j += 16) {
+    const __m512 g = _mm512_mul_ps(_mm512_loadu_ps(G + j), gs);
+    const __m512 pj = _mm512_mul_ps(_mm512_loadu_ps(P + j), wdf);
+    __m512 mj = _mm512_loadu_ps(M + j);
+    mj = _mm512_add_ps(mj, _mm512_mul_ps(w1, _mm512_sub_ps(g, mj)));
+    const __m512 vj = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(Q + j), b2f), _mm512_mul_ps(_mm512_mul_ps(c2, g), g));
+    const __m512 denom = _mm512_add_ps(_mm512_mul_ps(_mm512_sqrt_ps(vj), inv), eps);
+    _mm512_storeu_ps(P + j, _mm512_add_ps(pj, _mm512_div_ps(_mm512_mul_ps(step, mj), denom)));
+    _mm512_storeu_ps(M + j, mj);
+    _mm512_storeu_ps(Q + j, vj);
+  }
+  return j;
+}
+
+bool have_avx512() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;
+  }();
+  return yes;
+}
+#endif
+
 void adamw_span(float *__restrict__ P, const float *__restrict__ G, float *__restrict__ M, float *__restrict__ Q,
                 int64_t b, int64_t e, const AdamWConsts k) {
   const bool lerp_low = k.w1 < 0.5f;
   int64_t j = b;
+#if defined(__x86_64__)
+  if (lerp_low && have_avx512()) j = adamw_span_avx512(P, G, M, Q, b, e, k);
+#endif
 #if defined(__SSE2__)
   if (lerp_low) {
     const __m128 gs = _mm_set1_ps(k.gs), wdf = _mm_set1_ps(k.wdf), w1 = _mm_set1_ps(k.w1), b2f = _mm_set1_ps(k.b2f),
