@@ -271,6 +271,26 @@ func (c *Checkpoint) ReadRaw(name string) (TensorInfo, []byte, error) {
 	return info, data, nil
 }
 
+// ReadView is ReadRaw without the copy: the bytes may alias the mapped file,
+// so they stay valid only until Close and must not be modified. Loaders that
+// convert straight into their own memory use it.
+func (c *Checkpoint) ReadView(name string) (TensorInfo, []byte, error) {
+	e, err := c.lookup(name)
+	if err != nil {
+		return TensorInfo{}, nil, err
+	}
+	data, _, err := e.src.bytes()
+	if err != nil {
+		return TensorInfo{}, nil, fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, name, err)
+	}
+	if want := e.info.NumElements() * e.info.DType.Size(); int64(len(data)) != want {
+		return TensorInfo{}, nil, fmt.Errorf("checkpoint: %s: tensor %q: %d bytes, its shape and dtype need %d", e.file, name, len(data), want)
+	}
+	info := e.info
+	info.Shape = cloneShape(info.Shape)
+	return info, data, nil
+}
+
 // ReadFloat32 returns the named tensor converted to float32 (from F32, F16,
 // BF16 or F64), in row-major order. Only this tensor is read.
 func (c *Checkpoint) ReadFloat32(name string) ([]float32, error) {

@@ -353,7 +353,7 @@ func (m *Model) rotary(s *torch.Scope, B, T, past int64, positions *torch.Tensor
 		sin = s.View(s.Narrow(m.sin, 0, past, T), 1, T, 1, hs)
 		return cos, sin
 	}
-	flat := s.Reshape(positions, -1)                            // [B·T]
+	flat := s.Reshape(positions, -1)                         // [B·T]
 	cos = s.View(s.IndexSelect(m.cos, 0, flat), B, T, 1, hs) // [B, T, 1, hs]
 	sin = s.View(s.IndexSelect(m.sin, 0, flat), B, T, 1, hs)
 	return cos, sin

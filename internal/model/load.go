@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -132,16 +133,28 @@ func fromCheckpoint(ctx context.Context, cfg Config, ck *checkpoint.Checkpoint, 
 		for _, d := range shape {
 			n *= d
 		}
-		if int64(cap(buf)) < n {
-			buf = make([]float32, n)
-		}
-		b := buf[:n]
-		if err := ck.ReadFloat32Into(name, b); err != nil {
-			return nil, err
-		}
-		t, err := torch.FromFloat32(b, shape...)
-		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", name, err)
+		var t *torch.Tensor
+		if src, ok := torchFloatType(ck, name); ok && hostLittleEndian {
+			// The stored bytes straight into a float32 tensor, in one pass.
+			_, raw, err := ck.ReadView(name)
+			if err != nil {
+				return nil, err
+			}
+			if t, err = torch.Float32FromBytes(raw, src, shape...); err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", name, err)
+			}
+		} else {
+			if int64(cap(buf)) < n {
+				buf = make([]float32, n)
+			}
+			b := buf[:n]
+			if err := ck.ReadFloat32Into(name, b); err != nil {
+				return nil, err
+			}
+			var err error
+			if t, err = torch.FromFloat32(b, shape...); err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", name, err)
+			}
 		}
 		if opts.DType == torch.Float32 && opts.Device == torch.CPU {
 			return t, nil
@@ -198,6 +211,29 @@ func fromCheckpoint(ctx context.Context, cfg Config, ck *checkpoint.Checkpoint, 
 	}
 	return m, nil
 }
+
+// torchFloatType is the libtorch dtype of a stored float tensor.
+func torchFloatType(ck *checkpoint.Checkpoint, name string) (torch.DType, bool) {
+	ti, ok := ck.Info(name)
+	if !ok {
+		return 0, false
+	}
+	switch ti.DType {
+	case checkpoint.F32:
+		return torch.Float32, true
+	case checkpoint.F16:
+		return torch.Float16, true
+	case checkpoint.BF16:
+		return torch.BFloat16, true
+	case checkpoint.F64:
+		return torch.Float64, true
+	}
+	return 0, false
+}
+
+// hostLittleEndian: checkpoints store little-endian data, which libtorch
+// reads as the host's order.
+var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 func isIgnoredBuffer(name string) bool {
 	for _, suf := range ignoredBuffers {

@@ -346,6 +346,14 @@ char *gl_grad_norm(void **grads, int n, double *out) {
   GL_CATCH
 }
 
+char *gl_convert_float32(void **out, const void *data, int dtype, const int64_t *shape, int ndim) {
+  GL_TRY
+  at::Tensor src = at::from_blob(const_cast<void *>(data), at::IntArrayRef(shape, ndim),
+                                 at::TensorOptions().dtype(static_cast<at::ScalarType>(dtype)));
+  *out = new at::Tensor(src.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true));
+  GL_CATCH
+}
+
 char *gl_drop_grad(void *t) {
   GL_TRY
   T(t).mutable_grad().reset();

@@ -32,6 +32,12 @@ char *gl_adamw(void **params, void **grads, void **exp_avg, void **exp_avg_sq, c
 // computes it: the norm of the per-tensor norms (float32).
 char *gl_grad_norm(void **grads, int n, double *out);
 
+// A new float32 CPU tensor of the given shape converted from data, which
+// holds that many elements of dtype (Float16, BFloat16, Float32 or Float64)
+// in the host's byte order, aligned to the element size; data is only read
+// (libtorch converts with all its threads).
+char *gl_convert_float32(void **out, const void *data, int dtype, const int64_t *shape, int ndim);
+
 // Sets t's gradient to undefined (zero_grad(set_to_none=True)), so that the
 // next backward hands it a fresh gradient instead of adding into the old one.
 char *gl_drop_grad(void *t);
