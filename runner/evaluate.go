@@ -9,8 +9,8 @@ import (
 	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/generate"
 	"github.com/golamini/golamini/internal/model"
-	"github.com/golamini/golamini/internal/train"
 	"github.com/golamini/golamini/internal/torch"
+	"github.com/golamini/golamini/internal/train"
 )
 
 // EvaluateOptions control Evaluate.
@@ -48,12 +48,12 @@ type EvalRow struct {
 // split, exact match (answers equal after trimming spaces), and each
 // question with the base and trained answers side by side.
 type EvalReport struct {
-	Loss            float64   `json:"eval_loss"`
-	Perplexity      float64   `json:"perplexity"`
-	ExactMatch      float64   `json:"exact_match"` // share of rows, 0..1
-	BaseExactMatch  float64   `json:"base_exact_match"`
-	Rows            []EvalRow `json:"rows"`
-	HeldOut         int       `json:"held_out"` // rows evaluated
+	Loss           float64   `json:"eval_loss"`
+	Perplexity     float64   `json:"perplexity"`
+	ExactMatch     float64   `json:"exact_match"` // share of rows, 0..1
+	BaseExactMatch float64   `json:"base_exact_match"`
+	Rows           []EvalRow `json:"rows"`
+	HeldOut        int       `json:"held_out"` // rows evaluated
 }
 
 // Evaluate measures the current (trained, after Train) model on the

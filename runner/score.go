@@ -94,14 +94,14 @@ func (r *Runner) scoreIDs(ctx context.Context, ids []int) ([]float64, []int, err
 			in[i] = int64(id)
 		}
 		x := s.Int64(in, 1, T)
-		logits := m.Logits(s, m.Forward(s, x, model.Pass{}))           // [1, T, V]
+		logits := m.Logits(s, m.Forward(s, x, model.Pass{}))                // [1, T, V]
 		logp := s.LogSoftmax(s.Narrow(logits, 1, 0, T-1), 2, torch.Float32) // [1, T-1, V]
-		next := s.View(s.Narrow(x, 1, 1, T-1), 1, T-1, 1)                  // [1, T-1, 1]
+		next := s.View(s.Narrow(x, 1, 1, T-1), 1, T-1, 1)                   // [1, T-1, 1]
 		if m.Device != torch.CPU {
 			next = s.To(next, torch.Int64, m.Device)
 		}
-		picked := s.Gather(logp, 2, next)  // [1, T-1, 1]
-		best := s.Argmax(logp, 2, false) // [1, T-1]
+		picked := s.Gather(logp, 2, next) // [1, T-1, 1]
+		best := s.Argmax(logp, 2, false)  // [1, T-1]
 		if err := s.Err(); err != nil {
 			return err
 		}

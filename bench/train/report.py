@@ -159,9 +159,11 @@ def leak_section(d):
         m = x["model"]
         pts = ", ".join(f"{p['step']}: {p['rss_mb']:.1f}" for p in x["points"])
         out.append(f"- {r['label']}: {m['layers']} layers, hidden {m['hidden']}, {m['heads']} heads, intermediate "
-                   f"{m['intermediate']}, vocabulary {m['vocab']:,}; batch {x['batch']} × {x['seq']} tokens, AdamW. "
-                   f"RSS {x['rss_mb_at_100']:.1f} MB after 100 steps, {x['rss_mb_at_end']:.1f} MB after {x['steps']}: "
-                   f"**{x['growth_pct']:+.2f}%**. RSS (MB) by step: {pts}.")
+                   f"{m['intermediate']}, vocabulary {m['vocab']:,}; batch {x['batch']} × {x['seq']} tokens, AdamW, "
+                   f"{x['steps']} steps. RSS read after every step, each time after a Go garbage collection "
+                   f"(`runtime.GC`); largest over steps 51–100: {x['rss_mb_at_100']:.1f} MB, largest over the last 50 "
+                   f"steps: {x['rss_mb_at_end']:.1f} MB: **{x['growth_pct']:+.2f}%**. Largest RSS (MB) over each "
+                   f"100 steps: {pts}.")
     return "\n".join(out) + errors(rows) + "\n"
 
 

@@ -19,7 +19,7 @@ func init() {
 
 // dataFlags are the data options shared by train and eval.
 type dataFlags struct {
-	data, inputKey, outputKey, template string
+	data, inputKey, outputKey, template  string
 	appendEOS, truncateRight, answerOnly bool
 	maxLength                            int
 	evalFraction                         float64
