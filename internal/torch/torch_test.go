@@ -1,6 +1,8 @@
 package torch
 
 import (
+	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -136,6 +138,29 @@ func TestDoConcurrentAndPanic(t *testing.T) {
 			t.Error("grad mode left off after a panic")
 		}
 		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Work that ends the worker goroutine (t.Fatal inside Do) is an error,
+	// and a new worker serves the next calls, on a locked thread with grad
+	// mode on.
+	err = Do(func() error {
+		defer NoGrad()()
+		runtime.Goexit()
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "Goexit") {
+		t.Errorf("Goexit: %v", err)
+	}
+	err = Do(func() error {
+		s := NewScope()
+		defer s.Close()
+		if !setGradEnabled(true) {
+			return errors.New("grad mode off on the new worker")
+		}
+		_ = s.Sum(s.Ones([]int64{10}, Float32, CPU), Float32)
+		return s.Err()
 	})
 	if err != nil {
 		t.Fatal(err)
