@@ -190,8 +190,9 @@ func (g *state) setThreads(rows int) error {
 // next runs the model on what it has not seen yet. Greedy decoding without a
 // repetition penalty gets the chosen id of every row from model.Greedy (the
 // argmax, first maximum as in Go's argmax and torch's, without computing all
-// V logits), so 8 bytes per row come back instead of V floats; otherwise it returns the logits of the last position of
-// every row, [B·V] row-major, for pick.
+// V logits), so 8 bytes per row come back instead of V floats; otherwise it
+// returns the logits of the last position of every row, [B·V] row-major, for
+// pick.
 func (g *state) next(step int) (chosen []int64, logits []float32, err error) {
 	s := torch.NewScope()
 	defer s.Close()
