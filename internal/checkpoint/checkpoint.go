@@ -255,40 +255,59 @@ func (c *Checkpoint) lookup(name string) (*entry, error) {
 // little-endian, in the stored dtype. The bytes are a fresh copy the caller
 // owns (a non-contiguous PyTorch view is gathered into row-major order).
 func (c *Checkpoint) ReadRaw(name string) (TensorInfo, []byte, error) {
-	e, err := c.lookup(name)
+	info, data, aliased, err := c.view(name)
 	if err != nil {
 		return TensorInfo{}, nil, err
-	}
-	data, aliased, err := e.src.bytes()
-	if err != nil {
-		return TensorInfo{}, nil, fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, name, err)
 	}
 	if aliased {
 		data = append([]byte(nil), data...)
 	}
-	info := e.info
-	info.Shape = cloneShape(info.Shape)
 	return info, data, nil
 }
 
-// ReadView is ReadRaw without the copy: the bytes may alias the mapped file,
-// so they stay valid only until Close and must not be modified. Loaders that
+// ReadView is ReadRaw without the copy where it can: the data is in the
+// host's byte order (little-endian hosts get the mapped file's bytes
+// themselves), so it may be handed to code that reads native numbers; it
+// stays valid only until Close and must not be modified. Loaders that
 // convert straight into their own memory use it.
 func (c *Checkpoint) ReadView(name string) (TensorInfo, []byte, error) {
+	info, data, aliased, err := c.view(name)
+	if err != nil || hostLittleEndian {
+		return info, data, err
+	}
+	if aliased {
+		data = append([]byte(nil), data...)
+	}
+	swapBytes(data, int(info.DType.Size()))
+	return info, data, nil
+}
+
+// view returns the named tensor's description, its contiguous little-endian
+// data, and whether that data aliases the mapped file.
+func (c *Checkpoint) view(name string) (TensorInfo, []byte, bool, error) {
 	e, err := c.lookup(name)
 	if err != nil {
-		return TensorInfo{}, nil, err
+		return TensorInfo{}, nil, false, err
 	}
-	data, _, err := e.src.bytes()
+	data, aliased, err := e.src.bytes()
 	if err != nil {
-		return TensorInfo{}, nil, fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, name, err)
+		return TensorInfo{}, nil, false, fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, name, err)
 	}
 	if want := e.info.NumElements() * e.info.DType.Size(); int64(len(data)) != want {
-		return TensorInfo{}, nil, fmt.Errorf("checkpoint: %s: tensor %q: %d bytes, its shape and dtype need %d", e.file, name, len(data), want)
+		return TensorInfo{}, nil, false, fmt.Errorf("checkpoint: %s: tensor %q: %d bytes, its shape and dtype need %d", e.file, name, len(data), want)
 	}
 	info := e.info
 	info.Shape = cloneShape(info.Shape)
-	return info, data, nil
+	return info, data, aliased, nil
+}
+
+// swapBytes reverses the byte order of every size-byte element of b.
+func swapBytes(b []byte, size int) {
+	for i := 0; i+size <= len(b); i += size {
+		for j, k := i, i+size-1; j < k; j, k = j+1, k-1 {
+			b[j], b[k] = b[k], b[j]
+		}
+	}
 }
 
 // ReadFloat32 returns the named tensor converted to float32 (from F32, F16,

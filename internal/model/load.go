@@ -2,7 +2,6 @@ package model
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -123,38 +122,22 @@ func fromCheckpoint(ctx context.Context, cfg Config, ck *checkpoint.Checkpoint, 
 
 	m := &Model{Config: cfg, Device: opts.Device, DType: opts.DType, Layers: make([]Layer, cfg.NumHiddenLayers)}
 	m.gelu, _ = geluApproximation(cfg.HiddenAct)
-	var buf []float32
 	read := func(name string) (*torch.Tensor, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		shape := want[name]
-		n := int64(1)
-		for _, d := range shape {
-			n *= d
+		// The stored bytes straight into a float32 tensor, in one pass.
+		info, raw, err := ck.ReadView(name)
+		if err != nil {
+			return nil, err
 		}
-		var t *torch.Tensor
-		if src, ok := torchFloatType(ck, name); ok && hostLittleEndian {
-			// The stored bytes straight into a float32 tensor, in one pass.
-			_, raw, err := ck.ReadView(name)
-			if err != nil {
-				return nil, err
-			}
-			if t, err = torch.Float32FromBytes(raw, src, shape...); err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", name, err)
-			}
-		} else {
-			if int64(cap(buf)) < n {
-				buf = make([]float32, n)
-			}
-			b := buf[:n]
-			if err := ck.ReadFloat32Into(name, b); err != nil {
-				return nil, err
-			}
-			var err error
-			if t, err = torch.FromFloat32(b, shape...); err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", name, err)
-			}
+		src, ok := torchFloatType(info.DType)
+		if !ok {
+			return nil, fmt.Errorf("tensor %q has dtype %v, want a float type", name, info.DType)
+		}
+		t, err := torch.Float32FromBytes(raw, src, want[name]...)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %q: %w", name, err)
 		}
 		if opts.DType == torch.Float32 && opts.Device == torch.CPU {
 			return t, nil
@@ -212,13 +195,9 @@ func fromCheckpoint(ctx context.Context, cfg Config, ck *checkpoint.Checkpoint, 
 	return m, nil
 }
 
-// torchFloatType is the libtorch dtype of a stored float tensor.
-func torchFloatType(ck *checkpoint.Checkpoint, name string) (torch.DType, bool) {
-	ti, ok := ck.Info(name)
-	if !ok {
-		return 0, false
-	}
-	switch ti.DType {
+// torchFloatType is the libtorch dtype of a stored float dtype.
+func torchFloatType(d checkpoint.DType) (torch.DType, bool) {
+	switch d {
 	case checkpoint.F32:
 		return torch.Float32, true
 	case checkpoint.F16:
@@ -230,10 +209,6 @@ func torchFloatType(ck *checkpoint.Checkpoint, name string) (torch.DType, bool) 
 	}
 	return 0, false
 }
-
-// hostLittleEndian: checkpoints store little-endian data, which libtorch
-// reads as the host's order.
-var hostLittleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 func isIgnoredBuffer(name string) bool {
 	for _, suf := range ignoredBuffers {
