@@ -4,6 +4,7 @@
 // same activations and gradients as the step before gets memory that is
 // already mapped, instead of fresh pages the kernel must fault in and zero.
 #include "cpucache.h"
+#include "fused_errors.h"
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
@@ -137,19 +138,12 @@ void cache_delete(void *p) {
   if (p != nullptr) g_cache->release(p);
 }
 
-char *error_copy(const char *what) {
-  std::string s(what);
-  auto nl = s.find('\n');
-  if (nl != std::string::npos) s.resize(nl);
-  return strdup(s.c_str());
-}
-
 }  // namespace
 
 extern "C" {
 
 char *gl_cpu_cache_enable(int64_t limit_bytes) {
-  try {
+  GL_TRY
     std::lock_guard<std::mutex> lock(g_install);
     if (limit_bytes <= 0) {
       // Off: new tensors come from libtorch's default allocator again;
@@ -173,9 +167,7 @@ char *gl_cpu_cache_enable(int64_t limit_bytes) {
     }
     c10::SetCPUAllocator(g_cache, /*priority=*/100);
     return nullptr;
-  } catch (const std::exception &e) {
-    return error_copy(e.what());
-  }
+  GL_CATCH
 }
 
 void gl_cpu_cache_trim(void) {

@@ -1,6 +1,7 @@
 // fused.cpp: see fused.h. Plain ATen calls plus two hand-written loops; no
 // gotch internals. Compiled by cgo with the flags of scripts/libtorch-env.
 #include "fused.h"
+#include "fused_errors.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -17,25 +18,6 @@
 #include <vector>
 
 namespace {
-
-char *error_message(const char *what) {
-  // Keep the first line: the rest of a c10::Error is a C++ backtrace.
-  std::string s(what);
-  auto nl = s.find('\n');
-  if (nl != std::string::npos) s.resize(nl);
-  return strdup(s.c_str());
-}
-
-#define GL_TRY try {
-#define GL_CATCH                                   \
-  }                                                \
-  catch (const std::exception &e) {                \
-    return error_message(e.what());                \
-  }                                                \
-  catch (...) {                                    \
-    return error_message("unknown C++ exception"); \
-  }                                                \
-  return nullptr;
 
 at::Tensor &T(void *p) { return *static_cast<at::Tensor *>(p); }
 

@@ -7,13 +7,12 @@
 // values come out unchanged. swap is its own inverse, so the backward is
 // dx = dy·cos + swap(dy·sin).
 #include "fused.h"
+#include "fused_errors.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
-#include <cstring>
-#include <string>
 
 namespace {
 
@@ -87,38 +86,28 @@ struct RotaryFn : public torch::autograd::Function<RotaryFn> {
   }
 };
 
-char *message(const std::string &s) { return strdup(s.c_str()); }
-
 }  // namespace
 
 extern "C" char *gl_rotary(void **out, void *xp, void *cosp, void *sinp, int64_t rot) {
-  try {
-    const at::Tensor &x = *static_cast<at::Tensor *>(xp), &cos = *static_cast<at::Tensor *>(cosp),
-                     &sin = *static_cast<at::Tensor *>(sinp);
-    for (const at::Tensor *t : {&x, &cos, &sin}) {
-      if (!t->defined() || t->device().type() != at::kCPU || t->scalar_type() != at::kFloat || t->dim() != 4)
-        return message("rotary: x, cos and sin must be 4-d float32 CPU tensors");
-    }
-    const int64_t B = x.size(0), T = x.size(1), D = x.size(3);
-    if (x.stride(3) != 1) return message("rotary: x's last dimension must be contiguous");
-    if (!cos.is_contiguous() || !sin.is_contiguous() || cos.sizes() != sin.sizes() ||
-        (cos.size(0) != 1 && cos.size(0) != B) || cos.size(1) != T || cos.size(2) != 1 || cos.size(3) != D)
-      return message("rotary: cos and sin must be contiguous [1 or B, T, 1, D] for x [B, T, H, D]");
-    if (rot < 0 || rot > D || rot % 2 != 0) return message("rotary: rot must be even and within the head size");
-    at::Tensor y;
-    if (at::GradMode::is_enabled() && x.requires_grad()) {
-      y = RotaryFn::apply(x, cos, sin, rot);
-    } else {
-      y = rotary_forward(x, cos, sin, rot);
-    }
-    *out = new at::Tensor(y);
-    return nullptr;
-  } catch (const std::exception &e) {
-    std::string s(e.what());
-    auto nl = s.find('\n');
-    if (nl != std::string::npos) s.resize(nl);
-    return message(s);
-  } catch (...) {
-    return message("unknown C++ exception");
+  GL_TRY
+  const at::Tensor &x = *static_cast<at::Tensor *>(xp), &cos = *static_cast<at::Tensor *>(cosp),
+                   &sin = *static_cast<at::Tensor *>(sinp);
+  for (const at::Tensor *t : {&x, &cos, &sin}) {
+    if (!t->defined() || t->device().type() != at::kCPU || t->scalar_type() != at::kFloat || t->dim() != 4)
+      return gl_error_message("rotary: x, cos and sin must be 4-d float32 CPU tensors");
   }
+  const int64_t B = x.size(0), T = x.size(1), D = x.size(3);
+  if (x.stride(3) != 1) return gl_error_message("rotary: x's last dimension must be contiguous");
+  if (!cos.is_contiguous() || !sin.is_contiguous() || cos.sizes() != sin.sizes() ||
+      (cos.size(0) != 1 && cos.size(0) != B) || cos.size(1) != T || cos.size(2) != 1 || cos.size(3) != D)
+    return gl_error_message("rotary: cos and sin must be contiguous [1 or B, T, 1, D] for x [B, T, H, D]");
+  if (rot < 0 || rot > D || rot % 2 != 0) return gl_error_message("rotary: rot must be even and within the head size");
+  at::Tensor y;
+  if (at::GradMode::is_enabled() && x.requires_grad()) {
+    y = RotaryFn::apply(x, cos, sin, rot);
+  } else {
+    y = rotary_forward(x, cos, sin, rot);
+  }
+  *out = new at::Tensor(y);
+  GL_CATCH
 }
