@@ -160,7 +160,7 @@ func (r *Runner) answers(ctx context.Context, prompts []string, o GenerateOption
 // trained ones for the time of the comparison.
 func (r *Runner) baseAnswers(ctx context.Context, prompts []string, o GenerateOptions) ([]string, error) {
 	var out []string
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		base, err := model.Load(ctx, r.dir, model.LoadOptions{Device: r.device, DType: r.dtype})
 		if err != nil {
 			return err

@@ -125,7 +125,7 @@ func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner,
 	if r.tok, err = loadTokenizer(tokPath); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	err = torch.Do(func() error {
+	err = torch.Do(context.Background(), func() error {
 		m, err := model.Load(ctx, r.dir, model.LoadOptions{Device: r.device, DType: r.dtype})
 		if err != nil {
 			return err
@@ -217,7 +217,7 @@ func (r *Runner) Close() {
 	r.model = nil
 	r.mu.Unlock()
 	if m != nil {
-		_ = torch.Do(func() error { m.Free(); return nil })
+		_ = torch.Do(context.Background(), func() error { m.Free(); return nil })
 	}
 }
 
@@ -232,7 +232,7 @@ func (r *Runner) Tokenizer() *tokenizer.Tokenizer { return r.tok }
 
 // do runs fn with the current model on the torch worker.
 func (r *Runner) do(fn func(m *model.Model) error) error {
-	return torch.Do(func() error {
+	return torch.Do(context.Background(), func() error {
 		r.mu.Lock()
 		m := r.model
 		r.mu.Unlock()

@@ -31,7 +31,7 @@ func main() {
 	loadDir := flag.String("load", "", "only time loading this checkpoint directory (best of -reps)")
 	probe := flag.Bool("probe-bandwidth", false, "only measure memory read bandwidth (libtorch sum over 179 MB, best of -reps)")
 	flag.Parse()
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		if *threads > 0 {
 			if err := torch.SetNumThreads(*threads); err != nil {
 				return err

@@ -63,7 +63,7 @@ func runEpoch(o epochOptions) error {
 	clock := &stepClock{}
 	var padded int
 	var wall, cpu float64
-	err = torch.Do(func() error {
+	err = torch.Do(context.Background(), func() error {
 		m, err := model.NewRandom(model.Pythia70M(), model.DefaultLoadOptions(), 1)
 		if err != nil {
 			return err

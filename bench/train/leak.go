@@ -50,7 +50,7 @@ func runLeak(o leakOptions) error {
 	}
 	rss := make([]float64, o.steps+1) // by step
 	var points []point
-	err = torch.Do(func() error {
+	err = torch.Do(context.Background(), func() error {
 		m, err := model.NewRandom(smallConfig(), model.DefaultLoadOptions(), 1)
 		if err != nil {
 			return err

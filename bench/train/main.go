@@ -14,6 +14,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -78,7 +79,7 @@ func main() {
 		os.Exit(2)
 	}
 	_ = fs.Parse(args)
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		if *threads > 0 {
 			if err := torch.SetNumThreads(*threads); err != nil {
 				return err
@@ -102,7 +103,7 @@ func main() {
 func emit(fields map[string]any) error {
 	fields["impl"] = "golamini"
 	var n int
-	_ = torch.Do(func() error {
+	_ = torch.Do(context.Background(), func() error {
 		n, _ = torch.NumThreads()
 		return nil
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -32,7 +33,7 @@ type microOptions struct {
 //	           vs by cat of narrowed views
 func runMicro(o microOptions) error {
 	res := map[string]any{}
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		if o.which == "" || o.which == "gemm" {
 			if err := microGemm(o.reps, res); err != nil {
 				return fmt.Errorf("gemm: %w", err)

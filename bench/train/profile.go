@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -68,7 +69,7 @@ func runProfile(o profileOptions) error {
 	rows := randomRows((o.steps+1)*o.batch, o.seq, 1)
 	p := newPhases()
 	var losses []float64
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		m, err := model.NewRandom(model.Pythia70M(), model.DefaultLoadOptions(), 1)
 		if err != nil {
 			return err

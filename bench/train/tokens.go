@@ -82,7 +82,7 @@ func runTokens(o tokensOptions) error {
 	total := o.warmup + o.steps
 	rows := randomRows(total*o.batch, o.seq, 1)
 	clock := &stepClock{}
-	err = torch.Do(func() error {
+	err = torch.Do(context.Background(), func() error {
 		m, err := model.NewRandom(model.Pythia70M(), model.DefaultLoadOptions(), 1)
 		if err != nil {
 			return err

@@ -36,7 +36,7 @@ func loadGreedy(t *testing.T, name string) []greedyGolden {
 
 func withModel(t *testing.T, dir string, fn func(m *model.Model) error) {
 	t.Helper()
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		m, err := model.Load(context.Background(), testutil.Testdata(t, "models", dir), model.DefaultLoadOptions())
 		if err != nil {
 			return err

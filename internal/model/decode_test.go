@@ -64,7 +64,7 @@ func TestFusedDecodeMatchesGeneralPath(t *testing.T) {
 	defer func() { fusedDecode = true }()
 	for _, dir := range []string{"tiny-pythia", "tiny-seq"} {
 		t.Run(dir, func(t *testing.T) {
-			err := torch.Do(func() error {
+			err := torch.Do(context.Background(), func() error {
 				m, err := Load(context.Background(), testutil.Testdata(t, "models", dir), DefaultLoadOptions())
 				if err != nil {
 					return err
@@ -109,7 +109,7 @@ func TestFusedDecodeMatchesGeneralPath(t *testing.T) {
 func TestRotarySwapWaysAgree(t *testing.T) {
 	for _, dir := range []string{"tiny-pythia", "tiny-seq"} {
 		t.Run(dir, func(t *testing.T) {
-			err := torch.Do(func() error {
+			err := torch.Do(context.Background(), func() error {
 				m, err := Load(context.Background(), testutil.Testdata(t, "models", dir), DefaultLoadOptions())
 				if err != nil {
 					return err

@@ -102,7 +102,7 @@ func TestLogitsMatchTransformers(t *testing.T) {
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			want := g.Models[tc.golden]
-			err := torch.Do(func() error {
+			err := torch.Do(context.Background(), func() error {
 				m, err := Load(context.Background(), testutil.Testdata(t, "models", tc.dir), DefaultLoadOptions())
 				if err != nil {
 					return err

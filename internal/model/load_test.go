@@ -35,7 +35,7 @@ func copyModel(t *testing.T, name string) string {
 
 func loadErr(t *testing.T, dir string) error {
 	t.Helper()
-	return torch.Do(func() error {
+	return torch.Do(context.Background(), func() error {
 		m, err := Load(context.Background(), dir, DefaultLoadOptions())
 		if err == nil {
 			m.Free()

@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -27,7 +28,7 @@ func TestArgmaxLinearMatchesArgmaxOfLinear(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				SetRowLinearThreads(threads)
 				defer SetRowLinearThreads(defaultRowLinearThreads())
-				err := Do(func() error {
+				err := Do(context.Background(), func() error {
 					defer NoGrad()()
 					s := NewScope()
 					defer s.Close()
@@ -108,7 +109,7 @@ func TestArgmaxLinearMatchesArgmaxOfLinear(t *testing.T) {
 func TestArgmaxLinearKernelsAgree(t *testing.T) {
 	defer setScreenKernel(0)
 	for _, K := range []int64{512, 100} {
-		err := Do(func() error {
+		err := Do(context.Background(), func() error {
 			defer NoGrad()()
 			s := NewScope()
 			defer s.Close()
@@ -151,7 +152,7 @@ func TestArgmaxLinearKernelsAgree(t *testing.T) {
 // Inputs the screen does not take give Argmax(Linear(x, w)): too many rows,
 // float64, a non-finite row.
 func TestArgmaxLinearFallbacks(t *testing.T) {
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		defer NoGrad()()
 		s := NewScope()
 		defer s.Close()

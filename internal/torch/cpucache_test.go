@@ -1,12 +1,15 @@
 package torch
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // With the CPU cache on, a large block freed by one tensor is handed to the
 // next tensor of about the same size, values stay right, and turning it off
 // frees the cache and puts libtorch's allocator back.
 func TestCPUCacheReusesBlocks(t *testing.T) {
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		if err := EnableCPUCache(64 << 20); err != nil {
 			return err
 		}

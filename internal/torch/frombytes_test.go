@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -20,7 +21,7 @@ func TestFloat32FromBytes(t *testing.T) {
 		},
 		Float16: func(f float32) []byte { return binary.LittleEndian.AppendUint16(nil, f16(f)) },
 	}
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		for dt, e := range enc {
 			for _, offset := range []int{0, 1} { // 1: misaligned
 				raw := make([]byte, offset)

@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -62,7 +63,7 @@ func TestLinearCrossEntropyLargeLosses(t *testing.T) {
 	for i := range tg {
 		tg[i] = int64(rng.IntN(V))
 	}
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		defer NoGrad()()
 		s := NewScope()
 		defer s.Close()
@@ -105,7 +106,7 @@ func TestLinearCrossEntropyMatchesCrossEntropy(t *testing.T) {
 			tg[i] = -100
 		}
 	}
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		x := randTensor(s, rng, 1, N, H)
@@ -193,7 +194,7 @@ func TestLinearCrossEntropyMatchesCrossEntropy(t *testing.T) {
 }
 
 func TestLinearCrossEntropyErrors(t *testing.T) {
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		x := s.Ones([]int64{3, 4}, Float32, CPU)
@@ -242,7 +243,7 @@ func adamWOps(s *Scope, p, g, m, v *Tensor, lr, b1, b2, eps, wd float64, step in
 // non-contiguous parameter (the generic path).
 func TestAdamWMatchesOps(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		defer NoGrad()()
 		s := NewScope()
 		defer s.Close()
@@ -309,7 +310,7 @@ func TestAdamWMatchesOps(t *testing.T) {
 // GradNorm is the 2-norm of all gradients together; DropGrad leaves none.
 func TestGradNormAndDropGrad(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		a, b := randTensor(s, rng, 1, 300), randTensor(s, rng, 2, 7, 9)
@@ -360,7 +361,7 @@ func TestGradNormAndDropGrad(t *testing.T) {
 // CausalAttention equals Attention with an explicit causal mask, forward and backward.
 func TestCausalAttentionMatchesMask(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		const B, NH, T, D = 2, 3, 17, 8

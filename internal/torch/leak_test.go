@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"context"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -55,7 +56,7 @@ func TestOpsDoNotLeak(t *testing.T) {
 	}
 	const rounds, warm, bound = 20000, 5000, 2 << 20
 	var growth int64
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		defer NoGrad()()
 		threads, err := NumThreads()
 		if err != nil {
@@ -103,7 +104,7 @@ func TestGotchGeluLeaks(t *testing.T) {
 	}
 	const calls = 100000
 	var growth int64
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		threads, err := NumThreads()
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"testing"
@@ -40,7 +41,7 @@ func TestRowLinearMatchesLinear(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				SetRowLinearThreads(threads)
 				defer SetRowLinearThreads(defaultRowLinearThreads())
-				err := Do(func() error {
+				err := Do(context.Background(), func() error {
 					defer NoGrad()()
 					s := NewScope()
 					defer s.Close()
@@ -97,7 +98,7 @@ func TestRowLinearMatchesLinear(t *testing.T) {
 // With autograd on and a weight that needs a gradient, RowLinear is Linear
 // (the gradient flows), and inputs it cannot take fall back too.
 func TestRowLinearFallsBack(t *testing.T) {
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		x := s.Randn([]int64{1, 8}, Float32, CPU)

@@ -1,15 +1,17 @@
 package torch
 
 import (
+	"context"
 	"errors"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestOpsAndErrors(t *testing.T) {
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		a := s.Float32([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
@@ -46,7 +48,7 @@ func TestOpsAndErrors(t *testing.T) {
 }
 
 func TestScopeKeepAndClose(t *testing.T) {
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		x := s.Ones([]int64{4}, Float32, CPU)
 		y := s.Keep(s.MulScalar(x, 3))
@@ -68,7 +70,7 @@ func TestScopeKeepAndClose(t *testing.T) {
 }
 
 func TestGradAndNoGrad(t *testing.T) {
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		w := s.Float32([]float32{2, 3}, 2)
@@ -111,7 +113,7 @@ func TestDoConcurrentAndPanic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := Do(func() error {
+			err := Do(context.Background(), func() error {
 				s := NewScope()
 				defer s.Close()
 				_ = s.Sum(s.Ones([]int64{100}, Float32, CPU), Float32)
@@ -123,17 +125,17 @@ func TestDoConcurrentAndPanic(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		defer NoGrad()()
 		var x []int
 		_ = x[3]
 		return nil
 	})
-	if err == nil || !strings.Contains(err.Error(), "panic") {
-		t.Errorf("panic: %v", err)
+	if !errors.Is(err, ErrPanic) {
+		t.Errorf("panic: %v, want an error wrapping ErrPanic", err)
 	}
 	// Grad mode is on again for the next job.
-	err = Do(func() error {
+	err = Do(context.Background(), func() error {
 		if !setGradEnabled(true) {
 			t.Error("grad mode left off after a panic")
 		}
@@ -145,7 +147,7 @@ func TestDoConcurrentAndPanic(t *testing.T) {
 	// Work that ends the worker goroutine (t.Fatal inside Do) is an error,
 	// and a new worker serves the next calls, on a locked thread with grad
 	// mode on.
-	err = Do(func() error {
+	err = Do(context.Background(), func() error {
 		defer NoGrad()()
 		runtime.Goexit()
 		return nil
@@ -153,7 +155,7 @@ func TestDoConcurrentAndPanic(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Goexit") {
 		t.Errorf("Goexit: %v", err)
 	}
-	err = Do(func() error {
+	err = Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		if !setGradEnabled(true) {
@@ -163,6 +165,38 @@ func TestDoConcurrentAndPanic(t *testing.T) {
 		return s.Err()
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A call queued behind long work gives up when its context ends, without
+// running; a call whose context is already done never runs.
+func TestDoContext(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		_ = Do(context.Background(), func() error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	ran := false
+	err := Do(ctx, func() error { ran = true; return nil })
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) || ran {
+		t.Errorf("queued call: err %v, ran %v; want DeadlineExceeded without running", err, ran)
+	}
+	done, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	err = Do(done, func() error { ran = true; return nil })
+	if !errors.Is(err, context.Canceled) || ran {
+		t.Errorf("cancelled call: err %v, ran %v", err, ran)
+	}
+	if err := Do(context.Background(), func() error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 }

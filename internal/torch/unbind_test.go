@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"context"
 	"fmt"
 	"testing"
 )
@@ -9,7 +10,7 @@ import (
 // backward delivers each slice's gradient to its place; a bad dimension is
 // an error, not a crash.
 func TestUnbind(t *testing.T) {
-	err := Do(func() error {
+	err := Do(context.Background(), func() error {
 		s := NewScope()
 		defer s.Close()
 		x := s.Float32([]float32{1, 2, 3, 4, 5, 6}, 2, 3)

@@ -1,6 +1,7 @@
 package torch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -30,23 +31,35 @@ func serve() {
 	}
 }
 
-// Do runs fn on the libtorch worker thread and returns its error. Calls from
-// several goroutines are serialised, so concurrent callers are safe. fn must
-// not call Do itself (it would wait for itself): code below the public API
-// assumes it already runs on the worker. A panic inside fn is recovered and
-// returned as an error, and grad mode is restored to enabled. If fn ends
-// the worker goroutine instead (runtime.Goexit, as t.Fatal does inside fn),
-// Do returns an error and a new worker takes over, rather than every later
-// call waiting forever.
-func Do(fn func() error) error {
+// Do runs fn on the libtorch worker thread and returns its error.
+//
+// libtorch work is serialised per process: grad mode, libtorch's last-error
+// slot and the OpenMP thread team belong to an OS thread, so every call runs
+// on the one worker goroutine locked to its thread. Calls from several
+// goroutines are therefore safe and run one after another. A call whose ctx
+// ends while it waits for the worker returns ctx.Err() without running fn;
+// once fn runs, it runs to its end (long work checks ctx itself).
+//
+// fn must not call Do itself (it would wait for itself): code below the
+// public API assumes it already runs on the worker. A panic inside fn is
+// recovered and returned as an error wrapping ErrPanic, and grad mode is
+// restored to enabled; state fn was updating may be half-written, so callers
+// that hold such state (the trainer) must stop on that error. If fn ends the
+// worker goroutine instead (runtime.Goexit, as t.Fatal does inside fn), Do
+// returns an error and a new worker takes over, rather than every later call
+// waiting forever.
+func Do(ctx context.Context, fn func() error) error {
 	workOnce.Do(startWorker)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
-	workCh <- func() {
+	job := func() {
 		returned := false
 		defer func() {
 			if r := recover(); r != nil {
 				setGradEnabled(true)
-				done <- fmt.Errorf("torch: panic in tensor work: %v\n%s", r, debug.Stack())
+				done <- fmt.Errorf("%w: %v\n%s", ErrPanic, r, debug.Stack())
 				return
 			}
 			if !returned { // runtime.Goexit: this goroutine and its thread end
@@ -58,5 +71,15 @@ func Do(fn func() error) error {
 		returned = true
 		done <- err
 	}
+	// workCh is unbuffered: the send completes only when the worker takes
+	// the job, so a caller queued behind long work can still give up.
+	select {
+	case workCh <- job:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return <-done
 }
+
+// ErrPanic marks an error that Do made from a panic inside tensor work.
+var ErrPanic = errors.New("torch: panic in tensor work")

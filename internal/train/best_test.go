@@ -29,7 +29,7 @@ func TestEarlyStoppingAndBestModel(t *testing.T) {
 	var evals []float64
 	var res Result
 	var final float64
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		m, err := model.Load(context.Background(), testutil.Testdata(t, "models", "tiny-seq"), model.DefaultLoadOptions())
 		if err != nil {
 			return err

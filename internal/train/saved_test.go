@@ -47,7 +47,7 @@ func TestSavedModelLoadsInTransformers(t *testing.T) {
 	}
 	ids := g.Rows[0][:10]
 	var want []float32
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		m, err := model.Load(context.Background(), dir, model.DefaultLoadOptions())
 		if err != nil {
 			return err

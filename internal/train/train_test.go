@@ -69,7 +69,7 @@ func trainLosses(t *testing.T, a Args, rows []data.Tokenized, padID int) ([]floa
 	t.Helper()
 	var losses []float64
 	var res Result
-	err := torch.Do(func() error {
+	err := torch.Do(context.Background(), func() error {
 		m, err := model.Load(context.Background(), testutil.Testdata(t, "models", "tiny-seq"), model.DefaultLoadOptions())
 		if err != nil {
 			return err
@@ -134,7 +134,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var first []float64
-	err = torch.Do(func() error {
+	err = torch.Do(context.Background(), func() error {
 		m, err := model.Load(context.Background(), testutil.Testdata(t, "models", "tiny-seq"), model.DefaultLoadOptions())
 		if err != nil {
 			return err
@@ -204,7 +204,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		}
 	}
 	// The saved model loads and gives the trained weights' loss.
-	err = torch.Do(func() error {
+	err = torch.Do(context.Background(), func() error {
 		m, err := model.Load(context.Background(), dir, model.DefaultLoadOptions())
 		if err != nil {
 			return err

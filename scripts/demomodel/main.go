@@ -74,7 +74,7 @@ func run() error {
 	if err := os.RemoveAll(out); err != nil {
 		return err
 	}
-	return torch.Do(func() error {
+	return torch.Do(context.Background(), func() error {
 		m, err := model.NewRandom(cfg, model.DefaultLoadOptions(), 1)
 		if err != nil {
 			return err
