@@ -16,7 +16,7 @@ type Cache struct {
 }
 
 type layerCache struct {
-	k, v *torch.Tensor // [B, nh, Capacity, hs]
+	k, v *torch.Tensor // [B, nkv, Capacity, hs]
 }
 
 // NewCache allocates a cache for batch rows and capacity positions.
@@ -25,7 +25,7 @@ func (m *Model) NewCache(batch, capacity int64) (*Cache, error) {
 	s := torch.NewScope()
 	defer s.Close()
 	cache := &Cache{Capacity: capacity, layers: make([]layerCache, c.NumHiddenLayers)}
-	shape := []int64{batch, int64(c.NumAttentionHeads), capacity, int64(c.HeadSize)}
+	shape := []int64{batch, int64(c.KVHeads), capacity, int64(c.HeadSize)} // key/value heads only (grouped-query attention)
 	for i := range cache.layers {
 		// Uninitialised: attention only reads positions that append or
 		// torch.DecodeAttention has written (zeroing 12 buffers cost ~0.3 ms

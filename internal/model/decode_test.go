@@ -119,7 +119,8 @@ func TestRotarySwapWaysAgree(t *testing.T) {
 				defer s.Close()
 				nh, hs := int64(m.Config.NumAttentionHeads), int64(m.Config.HeadSize)
 				T := int64(1<<16)/(nh*hs) + 1 // enough rows for the cat way
-				cos, sin := m.rotary(s, 1, T, 0, nil)
+				r := m.rotary(s, 1, T, 0, nil)
+				cos, sin := r.cos, r.sin
 				qkv := s.Randn([]int64{1, T, nh, 3, hs}, torch.Float32, torch.CPU)
 				up := s.Randn([]int64{1, T, nh, hs}, torch.Float32, torch.CPU)
 				if err := s.Err(); err != nil {
@@ -145,9 +146,9 @@ func TestRotarySwapWaysAgree(t *testing.T) {
 						if !torch.RotaryOK(x, cos, sin) {
 							return nil, nil, fmt.Errorf("torch.Rotary does not take the model's tensors")
 						}
-						y = m.applyRotary(s, x, cos, sin)
+						y = m.applyRotary(s, x, r)
 					case "cat":
-						y = m.applyRotaryOps(s, x, cos, sin)
+						y = m.applyRotaryOps(s, x, r)
 					case "index":
 						y = s.Addcmul(s.Mul(x, cos), s.IndexSelect(x, -1, m.ropePerm), sin)
 					}

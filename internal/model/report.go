@@ -9,21 +9,26 @@ import (
 	"github.com/golamini/golamini/internal/torch"
 )
 
-// NumParameters counts parameters like HF's num_parameters: a tied embed_out
-// counts once. With excludeEmbeddings it leaves out the nn.Embedding weight
-// (embed_in) only; embed_out is a Linear and stays (44,670,976 for pythia-70m).
+// NumParameters counts parameters like HF's num_parameters: a tied output
+// projection counts once. With excludeEmbeddings it leaves out the
+// nn.Embedding weight only (embed_in, embed_tokens, and so a tied output
+// projection with it); an untied embed_out / lm_head is a Linear and stays
+// (44,670,976 for pythia-70m).
 func (c *Config) NumParameters(excludeEmbeddings bool) int64 {
-	H, I, V, L := int64(c.HiddenSize), int64(c.IntermediateSize), int64(c.VocabSize), int64(c.NumHiddenLayers)
-	perLayer := 4*H + 3*H*H + H*H + I*H + I + H*I + H
-	if c.HasAttentionBias() {
-		perLayer += 3*H + H
+	m, err := skeleton(*c)
+	if err != nil {
+		return 0
 	}
-	n := L*perLayer + 2*H
-	if !excludeEmbeddings {
-		n += V * H
-	}
-	if !c.TieWordEmbeddings {
-		n += V * H
+	var n int64
+	for i, w := range m.weights() {
+		if i == 0 && excludeEmbeddings {
+			continue // the embedding comes first
+		}
+		k := int64(1)
+		for _, d := range w.shape {
+			k *= d
+		}
+		n += k
 	}
 	return n
 }
@@ -32,28 +37,42 @@ func (c *Config) NumParameters(excludeEmbeddings bool) int64 {
 // parameters excluding embeddings (forward and backward).
 func (c *Config) FLOPs(tokens int64) int64 { return 6 * tokens * c.NumParameters(true) }
 
-// HFMemoryFootprint is what transformers 4.44's get_memory_footprint reports
-// for this config with parameters stored as dtype: parameters plus the
-// buffers HF keeps per layer (a [P, P] bool causal mask, masked_bias, and the
-// rotary inv_freq and cos/sin caches).
+// HFMemoryFootprint is what transformers' get_memory_footprint reports for
+// this config with parameters stored as dtype: parameters plus buffers. For
+// GPT-NeoX (transformers 4.44) the buffers are per layer: a [P, P] bool
+// causal mask, masked_bias, and the rotary inv_freq and cos/sin caches; for
+// the Llama-style families (transformers 5) they are the rotary inv_freq and
+// original_inv_freq, kept in float32.
 func (c *Config) HFMemoryFootprint(dtype torch.DType) int64 {
 	P, rot := int64(c.MaxPositionEmbeddings), int64(c.RotaryNDims)
 	elt := int64(dtype.Size())
+	if c.ModelType != "gpt_neox" {
+		return c.NumParameters(false)*elt + 2*(rot/2)*4
+	}
 	perLayer := P*P + elt + (rot/2)*4 + 2*P*rot*elt
 	return c.NumParameters(false)*elt + int64(c.NumHiddenLayers)*perLayer
 }
 
 // MemoryBytes is what this model holds: parameters in dtype plus its rotary
-// cos/sin tables (float32 copies converted to dtype). It does not keep HF's
+// cos/sin tables (built for the positions in use, at most
+// max_position_embeddings; counted here at that bound). It keeps no
 // per-layer causal-mask buffers.
 func (c *Config) MemoryBytes(dtype torch.DType) int64 {
-	P, rot := int64(c.MaxPositionEmbeddings), int64(c.RotaryNDims)
-	return c.NumParameters(false)*int64(dtype.Size()) + 2*P*rot*int64(dtype.Size())
+	P, hs := int64(c.MaxPositionEmbeddings), int64(c.HeadSize)
+	return c.NumParameters(false)*int64(dtype.Size()) + 2*P*hs*int64(dtype.Size())
 }
 
-// ModuleTree prints the model the way PyTorch prints HF's
-// GPTNeoXForCausalLM (transformers 4.44).
+// ModuleTree prints the model the way PyTorch prints the HF model
+// (GPT-NeoX as in transformers 4.44, the others as in transformers 5).
 func (c *Config) ModuleTree() string {
+	if f, ok := families[c.ModelType]; ok {
+		return f.tree(c)
+	}
+	return c.ModelType
+}
+
+// gptNeoXTree prints HF's GPTNeoXForCausalLM.
+func gptNeoXTree(c *Config) string {
 	H, I, V, L := c.HiddenSize, c.IntermediateSize, c.VocabSize, c.NumHiddenLayers
 	eps := pyFloat(c.LayerNormEps)
 	bias := pyBool(c.HasAttentionBias())
@@ -126,4 +145,55 @@ func pyBool(b bool) string {
 		return "True"
 	}
 	return "False"
+}
+
+// llamaTree prints HF's LlamaForCausalLM, MistralForCausalLM,
+// Qwen2ForCausalLM or Qwen3ForCausalLM.
+func llamaTree(c *Config) string {
+	name := map[string]string{"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2", "qwen3": "Qwen3"}[c.ModelType]
+	m, _ := skeleton(*c)
+	l := &m.Layers[0]
+	H, I, V, L := c.HiddenSize, c.IntermediateSize, c.VocabSize, c.NumHiddenLayers
+	nq, nkv := c.NumAttentionHeads*c.HeadSize, c.KVHeads*c.HeadSize
+	rms := func(n int) string { return fmt.Sprintf("%sRMSNorm((%d,), eps=%s)", name, n, pyFloat(c.RMSNormEps)) }
+	lin := func(in, out int, x *Linear) string {
+		return fmt.Sprintf("Linear(in_features=%d, out_features=%d, bias=%s)", in, out, pyBool(x.bias))
+	}
+	layerIdx, layerHead := "(0)", name+"DecoderLayer("
+	if L > 1 {
+		layerIdx, layerHead = fmt.Sprintf("(0-%d)", L-1), fmt.Sprintf("%d x %sDecoderLayer(", L, name)
+	}
+	var b strings.Builder
+	w := func(indent int, s string) { b.WriteString(strings.Repeat("  ", indent) + s + "\n") }
+	w(0, name+"ForCausalLM(")
+	w(1, "(model): "+name+"Model(")
+	w(2, fmt.Sprintf("(embed_tokens): Embedding(%d, %d)", V, H))
+	w(2, "(layers): ModuleList(")
+	w(3, layerIdx+": "+layerHead)
+	w(4, "(self_attn): "+name+"Attention(")
+	w(5, "(q_proj): "+lin(H, nq, &l.Q))
+	w(5, "(k_proj): "+lin(H, nkv, &l.K))
+	w(5, "(v_proj): "+lin(H, nkv, &l.V))
+	w(5, "(o_proj): "+lin(nq, H, &l.O))
+	if l.QNorm.Path != "" {
+		w(5, "(q_norm): "+rms(c.HeadSize))
+		w(5, "(k_norm): "+rms(c.HeadSize))
+	}
+	w(4, ")")
+	w(4, "(mlp): "+name+"MLP(")
+	w(5, "(gate_proj): "+lin(H, I, &l.Gate))
+	w(5, "(up_proj): "+lin(H, I, &l.Up))
+	w(5, "(down_proj): "+lin(I, H, &l.Down))
+	w(5, "(act_fn): SiLUActivation()")
+	w(4, ")")
+	w(4, "(input_layernorm): "+rms(H))
+	w(4, "(post_attention_layernorm): "+rms(H))
+	w(3, ")")
+	w(2, ")")
+	w(2, "(norm): "+rms(H))
+	w(2, "(rotary_emb): "+name+"RotaryEmbedding()")
+	w(1, ")")
+	w(1, fmt.Sprintf("(lm_head): Linear(in_features=%d, out_features=%d, bias=False)", H, V))
+	b.WriteString(")")
+	return b.String()
 }

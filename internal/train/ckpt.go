@@ -40,7 +40,7 @@ func WriteModelDir(dir string, m *model.Model, srcDir string) error {
 	cfg := m.Config
 	cfg.TorchDType = m.DType.String()
 	if len(cfg.Architectures) == 0 {
-		cfg.Architectures = []string{"GPTNeoXForCausalLM"}
+		cfg.Architectures = []string{cfg.Family()}
 	}
 	cb, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {

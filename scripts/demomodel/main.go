@@ -65,7 +65,7 @@ func run() error {
 	cfg.VocabSize, cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.IntermediateSize = tok.VocabSize(), 128, 4, 4, 512
 	cfg.MaxPositionEmbeddings, cfg.RotaryPct = 256, 0.25
 	bos, eos := tok.BOSID(), tok.EOSID()
-	cfg.BOSTokenID, cfg.EOSTokenID = &bos, &eos
+	cfg.BOSTokenID, cfg.EOSTokenID = &bos, model.IDsOf(eos)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
