@@ -32,10 +32,9 @@ func (t *Tokenizer) Encode(text string) []int {
 
 // EncodeWithSpecialTokens returns the token ids of text with the special
 // tokens the post-processor adds (Hugging Face's encode(text).ids): for a
-// tokenizer from LoadFile, what tokenizer.json's post-processor adds (e.g.
-// Llama's <s> or Llama 3's <|begin_of_text|>); for one from Load, what
-// transformers' AutoTokenizer adds given tokenizer_config.json's
-// add_bos_token and add_eos_token. Use it for prompts and training rows.
+// tokenizer.json's post-processor adds (e.g. Llama's <s> or Llama 3's
+// <|begin_of_text|>), which is also what transformers 5's AutoTokenizer adds
+// (see Load). Use it for prompts and training rows.
 func (t *Tokenizer) EncodeWithSpecialTokens(text string) []int {
 	ids := t.Encode(text)
 	if len(t.post.before) == 0 && len(t.post.after) == 0 {
@@ -244,3 +243,27 @@ func (t *Tokenizer) EncodeBatch(texts []string) [][]int {
 	wg.Wait()
 	return out
 }
+
+// EncodeWithSpecialTokensTruncated is EncodeWithSpecialTokens keeping at
+// most max ids: like transformers with truncation, the text's own ids are cut
+// (from side) to leave room for the special tokens, which are kept. When max
+// cannot hold the special tokens, the result is cut to max from side.
+func (t *Tokenizer) EncodeWithSpecialTokensTruncated(text string, max int, side Side) []int {
+	room := max - len(t.post.before) - len(t.post.after)
+	if room < 0 {
+		return Truncate(t.EncodeWithSpecialTokens(text), max, side)
+	}
+	ids := Truncate(t.Encode(text), room, side)
+	out := make([]int, 0, len(ids)+len(t.post.before)+len(t.post.after))
+	out = append(out, t.post.before...)
+	out = append(out, ids...)
+	return append(out, t.post.after...)
+}
+
+// SpecialEncoder shows a Tokenizer to code that calls Encode (such as
+// data.Tokenize) with EncodeWithSpecialTokens behind it, so training rows get
+// the special tokens transformers' AutoTokenizer adds (Llama's <s>).
+type SpecialEncoder struct{ *Tokenizer }
+
+// Encode is EncodeWithSpecialTokens.
+func (s SpecialEncoder) Encode(text string) []int { return s.Tokenizer.EncodeWithSpecialTokens(text) }

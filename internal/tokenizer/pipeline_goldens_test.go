@@ -28,6 +28,8 @@ type pipelineRow struct {
 	Decode     *string  `json:"decode"`
 	DecodeSkip *string  `json:"decode_skip"`
 	Auto       []int    `json:"auto"`
+
+	ConfigPatch map[string]json.RawMessage `json:"config_patch"`
 }
 
 func readPipelineGoldens(t testing.TB) []pipelineRow {
@@ -101,7 +103,16 @@ func patchedJSON(t testing.TB, file string, patch map[string]json.RawMessage) []
 func goldenTokenizers(t testing.TB, rows []pipelineRow) (file, auto map[string]*Tokenizer) {
 	file, auto = map[string]*Tokenizer{}, map[string]*Tokenizer{}
 	for _, r := range rows {
-		if r.Kind != "tokenizer" {
+		if r.Kind != "tokenizer" && r.Kind != "config" {
+			continue
+		}
+		if r.Kind == "config" {
+			cfg := patchedJSON(t, filepath.Join(r.Dir, "tokenizer_config.json"), r.ConfigPatch)
+			a, err := FromJSON(patchedJSON(t, filepath.Join(r.Dir, "tokenizer.json"), nil), cfg)
+			if err != nil {
+				t.Fatalf("%s: %v", r.Name, err)
+			}
+			auto[r.Name] = a
 			continue
 		}
 		tok, err := FromJSON(patchedJSON(t, r.File, r.Patch), nil)
@@ -129,7 +140,15 @@ func TestPipelineGoldens(t *testing.T) {
 	file, auto := goldenTokenizers(t, rows)
 	counts := map[string]int{}
 	for _, r := range rows {
-		if r.Kind == "tokenizer" {
+		if r.Kind == "tokenizer" || r.Kind == "config" {
+			continue
+		}
+		if r.Kind == "auto" {
+			// tokenizer_config.json variants (add_bos_token / add_eos_token).
+			counts[r.Tok]++
+			if got := auto[r.Tok].EncodeWithSpecialTokens(*r.Text); !slices.Equal(got, r.Auto) {
+				t.Errorf("%s %q: FromJSON(tokenizer.json, config).EncodeWithSpecialTokens\n got  %v\n want %v", r.Tok, *r.Text, got, r.Auto)
+			}
 			continue
 		}
 		tok := file[r.Tok]
@@ -190,6 +209,11 @@ func TestPipelineGoldens(t *testing.T) {
 	for name := range file {
 		if counts[name] < 50 {
 			t.Errorf("%s: only %d encode rows", name, counts[name])
+		}
+	}
+	for name := range auto {
+		if _, ok := file[name]; !ok && counts[name] < 10 {
+			t.Errorf("%s: only %d auto rows", name, counts[name])
 		}
 	}
 }

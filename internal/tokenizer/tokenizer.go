@@ -27,7 +27,7 @@ type Tokenizer struct {
 	hasDecoder       bool
 	filePost         postProcessor // tokenizer.json's post-processor
 	post             postProcessor // the one EncodeWithSpecialTokens applies
-	hasFilePost      bool
+	addBOS, addEOS   *bool // tokenizer_config.json's add_bos_token / add_eos_token, when set
 
 	// Added tokens: matched in the raw text (normalized=false) or in the
 	// normalized text (normalized=true).
@@ -96,11 +96,12 @@ func LoadFile(path string) (*Tokenizer, error) {
 
 // Load reads a model directory: tokenizer.json, plus tokenizer_config.json and
 // special_tokens_map.json when present, as transformers' AutoTokenizer does:
-// bos/eos/unk/pad tokens, additional (extra) special tokens, add_bos_token and
-// add_eos_token (when the config sets either, they replace the file's
-// post-processor, so EncodeWithSpecialTokens gives what AutoTokenizer gives),
-// padding and truncation sides, model_max_length,
-// clean_up_tokenization_spaces. A special token the config names that is a
+// bos/eos/unk/pad tokens, additional (extra) special tokens, padding and
+// truncation sides, model_max_length, clean_up_tokenization_spaces.
+// EncodeWithSpecialTokens then gives what AutoTokenizer gives: like
+// transformers 5, which drops add_bos_token and add_eos_token from the config
+// when a tokenizer.json exists, the file's post-processor decides the special
+// tokens (ConfigAddsBOS reports the config's flags for callers that want them). A special token the config names that is a
 // plain vocabulary entry becomes a special added token, as transformers makes
 // it.
 func Load(dir string) (*Tokenizer, error) {
@@ -282,7 +283,6 @@ func parseTokenizerJSONInner(b []byte) (*Tokenizer, error) {
 		return nil, err
 	}
 	t.post = t.filePost
-	t.hasFilePost = c != nil
 	return t, nil
 }
 
@@ -417,18 +417,9 @@ func (t *Tokenizer) applyConfig(c *modelConfig) error {
 		t.truncSide = Left
 	}
 	t.maxLen = c.maxLen
-	// transformers replaces the file's post-processor with
-	// [bos] $A [eos] when the config sets add_bos_token or add_eos_token, or
-	// when the file has none; a flag whose token is missing is dropped.
-	if c.addBOS != nil || c.addEOS != nil || !t.hasFilePost {
-		p := postProcessor{}
-		if c.addBOS != nil && *c.addBOS && t.bos >= 0 {
-			p.before = []int{t.bos}
-		}
-		if c.addEOS != nil && *c.addEOS && t.eos >= 0 {
-			p.after = []int{t.eos}
-		}
-		t.post = p
-	}
+	// transformers 5 ignores add_bos_token and add_eos_token when a
+	// tokenizer.json exists (its from_pretrained drops them): the file's
+	// post-processor decides which special tokens encode adds.
+	t.addBOS, t.addEOS = c.addBOS, c.addEOS
 	return nil
 }

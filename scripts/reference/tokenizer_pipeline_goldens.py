@@ -19,6 +19,9 @@ Rows (one JSON object per line):
       auto: AutoTokenizer.from_pretrained(dir)(text)["input_ids"] (model folders only).
       Fields equal to another are left out: decode (= text), decode_skip (= decode),
       ids (= plain), auto (= ids).
+  {"kind": "config", "name", "dir", "config_patch"}: a model folder whose
+      tokenizer_config.json gets the given keys (add_bos_token / add_eos_token), and
+  {"kind": "auto", "tok", "text", "auto"}: what AutoTokenizer gives with it.
   {"kind": "decode", "tok", "ids", "decode", "decode_skip"}: ids chosen to decode
       (byte-fallback pieces, split UTF-8, specials).
 
@@ -64,7 +67,7 @@ def texts():
         "func main() {\n\tfmt.Println(\"hi\")\n}\n",
         "{\"key\": [1, 2, 3], \"nested\": {\"a\": null}}",
         "https://example.com/path?q=1&r=two#frag mail@example.org",
-        "?????!!!...---***", "aaaaaaaaaaaaaaaaaaaaaaaaa", "ſt ſs 'ſ 'S 'K 'İ",
+        "?????!!!...---***", "aaaaaaaaaaaaaaaaaaaaaaaaa", "ſt ſs 'ſ 'S 'K 'İ 'ſx 'ſtop 'Sx 'LLx 'ʟʟx 'ᵈx",
         "İstanbul DŽ ǅ ß ẞ ﬁ ﬂ", "<|endoftext|>", "<s>Hi</s> there", "<|im_start|>user\nHi<|im_end|>\n",
         "text<|endoftext|>more", "<unk> <pad>", "▁already▁metaspace", "\x00\x01\x7f control",
         "### Question:\nWhat is Lamini?\n\n### Answer:",
@@ -171,6 +174,15 @@ VARIANTS = [
 ]
 
 
+# tokenizer_config.json variants: transformers' add_bos_token / add_eos_token.
+CONFIG_VARIANTS = [
+    ("mistral-v1-bos-eos", "tokenizers/mistral-v1", {"add_bos_token": True, "add_eos_token": True}),
+    ("mistral-v1-no-bos", "tokenizers/mistral-v1", {"add_bos_token": False}),
+    ("qwen2.5-eos", "tokenizers/qwen2.5", {"add_eos_token": True}),
+    ("smollm2-bos", "tokenizers/smollm2", {"add_bos_token": True}),
+]
+
+
 def main():
     rows = []
     corpus = texts()
@@ -229,6 +241,21 @@ def main():
             rows.append({"kind": "decode", "tok": name, "ids": ids,
                          "decode": tok.decode(ok, skip_special_tokens=False),
                          "decode_skip": tok.decode(ok, skip_special_tokens=True)})
+    import shutil
+    import tempfile
+    for name, dir_, cpatch in CONFIG_VARIANTS:
+        rows.append({"kind": "config", "name": name, "dir": dir_, "config_patch": cpatch})
+        with tempfile.TemporaryDirectory() as tmp:
+            for f in os.listdir(os.path.join(DATA, dir_)):
+                shutil.copy(os.path.join(DATA, dir_, f), tmp)
+            with open(os.path.join(tmp, "tokenizer_config.json")) as f:
+                cfg = json.load(f)
+            cfg.update(cpatch)
+            with open(os.path.join(tmp, "tokenizer_config.json"), "w") as f:
+                json.dump(cfg, f)
+            auto = AutoTokenizer.from_pretrained(tmp)
+            for text in corpus[:20]:
+                rows.append({"kind": "auto", "tok": name, "text": text, "auto": auto(text)["input_ids"]})
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w") as f:
         for r in rows:
