@@ -27,7 +27,7 @@ type Tokenizer struct {
 	hasDecoder       bool
 	filePost         postProcessor // tokenizer.json's post-processor
 	post             postProcessor // the one EncodeWithSpecialTokens applies
-	addBOS, addEOS   *bool // tokenizer_config.json's add_bos_token / add_eos_token, when set
+	addBOS, addEOS   *bool         // tokenizer_config.json's add_bos_token / add_eos_token, when set
 
 	// Added tokens: matched in the raw text (normalized=false) or in the
 	// normalized text (normalized=true).
