@@ -9,6 +9,7 @@ import (
 	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/generate"
 	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/tokenizer"
 	"github.com/golamini/golamini/internal/torch"
 	"github.com/golamini/golamini/internal/train"
 )
@@ -74,7 +75,7 @@ func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalRepor
 	if o.TrainingRows {
 		evalEx = trainEx
 	}
-	evalRows, err := data.Tokenize(evalEx, r.tok, r.tokenizeOptions(o.Data))
+	evalRows, err := data.Tokenize(evalEx, tokenizer.SpecialEncoder{Tokenizer: r.tok}, r.tokenizeOptions(o.Data))
 	if err != nil {
 		return EvalReport{}, fmt.Errorf("runner: %w", err)
 	}
@@ -142,7 +143,7 @@ func (r *Runner) answers(ctx context.Context, prompts []string, o GenerateOption
 			out[i] = g[0].Text
 			continue
 		}
-		ids := r.tok.Encode(p)
+		ids := r.tok.EncodeWithSpecialTokens(p)
 		if len(ids) == 0 {
 			ids = []int{r.tok.EOSID()}
 		}

@@ -123,7 +123,9 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 	}
 	ids := make([][]int, len(prompts))
 	for i, p := range prompts {
-		ids[i] = tokenizer.Truncate(r.tok.Encode(p), maxIn, tokenizer.Left)
+		// The special tokens transformers' AutoTokenizer adds (Llama's <s>)
+		// are kept when a long prompt is cut from the left.
+		ids[i] = r.tok.EncodeWithSpecialTokensTruncated(p, maxIn, tokenizer.Left)
 		if len(ids[i]) == 0 {
 			ids[i] = []int{r.tok.EOSID()} // an empty prompt starts from end-of-text, like GPT-2 style models do
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/tokenizer"
 	"github.com/golamini/golamini/internal/train"
 )
 
@@ -156,11 +157,11 @@ func (r *Runner) tokenizedSplit(o DataOptions) (trainRows, evalRows []data.Token
 		return nil, nil, err
 	}
 	topts := r.tokenizeOptions(o)
-	if trainRows, err = data.Tokenize(trainEx, r.tok, topts); err != nil {
+	if trainRows, err = data.Tokenize(trainEx, tokenizer.SpecialEncoder{Tokenizer: r.tok}, topts); err != nil {
 		return nil, nil, fmt.Errorf("runner: %w", err)
 	}
 	if len(evalEx) > 0 {
-		if evalRows, err = data.Tokenize(evalEx, r.tok, topts); err != nil {
+		if evalRows, err = data.Tokenize(evalEx, tokenizer.SpecialEncoder{Tokenizer: r.tok}, topts); err != nil {
 			return nil, nil, fmt.Errorf("runner: %w", err)
 		}
 	}

@@ -124,6 +124,46 @@ func BenchmarkLoad(b *testing.B) {
 	}
 }
 
+// familyTokenizers are the real tokenizers of ../shared/data/tokenizers.
+var familyTokenizers = []string{"qwen2.5", "smollm2", "mistral-v1"}
+
+// BenchmarkFamilyLoad: reading each family's tokenizer.json.
+func BenchmarkFamilyLoad(b *testing.B) {
+	for _, name := range familyTokenizers {
+		b.Run(name, func(b *testing.B) {
+			path := sharedData(b, filepath.Join("tokenizers", name, "tokenizer.json"))
+			for b.Loop() {
+				if _, err := tokenizer.LoadFile(path); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkFamilyEncode: one op = the 1,400 lamini texts encoded one by one
+// with each family's tokenizer (hf_bench.py --tokenizer FILE is the HF side).
+func BenchmarkFamilyEncode(b *testing.B) {
+	texts := laminiTexts(b)
+	for _, name := range familyTokenizers {
+		b.Run(name, func(b *testing.B) {
+			tok, err := tokenizer.LoadFile(sharedData(b, filepath.Join("tokenizers", name, "tokenizer.json")))
+			if err != nil {
+				b.Fatal(err)
+			}
+			tokens := totalTokens(tok, texts)
+			cpu0 := cpuTime()
+			for b.Loop() {
+				for _, s := range texts {
+					tok.Encode(s)
+				}
+			}
+			b.ReportMetric(float64(tokens), "tokens/op")
+			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
 // TestSameIDsAsHF compares with the ids hf_bench.py wrote (bench/out/), when present.
 func TestSameIDsAsHF(t *testing.T) {
 	path := os.Getenv("HF_IDS")

@@ -2,7 +2,7 @@
 """HF tokenizers side of the tokenizer benchmark (run by bench/tokenizer/run.sh).
 
 Encodes the 1,400 question+answer texts of lamini_docs.jsonl with the Pythia
-tokenizer, one at a time (tokenizer.encode) and as a batch (encode_batch), warm
+tokenizer (or --tokenizer FILE, e.g. tokenizers/qwen2.5/tokenizer.json), one at a time (tokenizer.encode) and as a batch (encode_batch), warm
 cache, best of --repeats passes (wall-clock and process CPU time, the latter
 being steadier on a busy shared machine). Prints one JSON line of seconds per pass and
 writes the ids to --ids-out for the Go side to compare.
@@ -23,9 +23,13 @@ def main():
     ap.add_argument("--shared", default=os.environ.get("GOLAMINI_SHARED", os.path.join("..", "shared")))
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--ids-out", default="")
+    ap.add_argument("--tokenizer", default="pythia-tokenizer.json",
+                    help="tokenizer.json under the shared data folder (e.g. tokenizers/qwen2.5/tokenizer.json)")
     args = ap.parse_args()
     data = os.path.join(args.shared, "data")
-    tok = Tokenizer.from_file(os.path.join(data, "pythia-tokenizer.json"))
+    t0 = time.process_time()
+    tok = Tokenizer.from_file(os.path.join(data, args.tokenizer))
+    load_cpu = time.process_time() - t0
     texts = []
     with open(os.path.join(data, "lamini_docs.jsonl"), encoding="utf-8") as f:
         for line in f:
@@ -53,6 +57,7 @@ def main():
         "batch_s": batch,
         "one_at_a_time_cpu_s": one_cpu,
         "batch_cpu_s": batch_cpu,
+        "load_cpu_s": load_cpu,
         "tokens": sum(len(x) for x in ids),
         "rayon_threads": os.environ.get("RAYON_NUM_THREADS", "all"),
         "tokenizers": __import__("tokenizers").__version__,

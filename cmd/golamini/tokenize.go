@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 
@@ -28,11 +29,15 @@ func runTokenize(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	model := fs.String("model", "", "model directory (tokenizer.json, tokenizer_config.json, special_tokens_map.json) or hub id")
 	decode := fs.Bool("decode", false, "read {\"ids\": [...]} lines and write {\"text\": \"...\"} lines")
 	skip := fs.Bool("skip-special-tokens", false, "with --decode: leave special tokens such as <|endoftext|> out")
+	addSpecial := fs.Bool("add-special-tokens", true, "add the special tokens the post-processor adds (false: the plain encoding)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: golamini tokenize --tokenizer FILE|--model DIR [--decode] [--skip-special-tokens]")
+		fmt.Fprintln(stderr, "usage: golamini tokenize --tokenizer FILE|--model DIR [--decode [--skip-special-tokens]] [--add-special-tokens=false]")
 		fmt.Fprintln(stderr, "\nReads JSON lines on stdin: {\"text\": \"...\"} (or {\"ids\": [...]} with --decode) and")
-		fmt.Fprintln(stderr, "writes one {\"ids\": [...]} (or {\"text\": \"...\"}) line per input, in order. No special")
-		fmt.Fprintln(stderr, "tokens are added. Blank lines are skipped.\n\nflags:")
+		fmt.Fprintln(stderr, "writes one {\"ids\": [...]} (or {\"text\": \"...\"}) line per input, in order.")
+		fmt.Fprintln(stderr, "With --tokenizer FILE the ids are HF tokenizers' Tokenizer.from_file(FILE).encode(text).ids")
+		fmt.Fprintln(stderr, "(special tokens added as the file's post-processor says, e.g. Llama's <s>); with --model DIR")
+		fmt.Fprintln(stderr, "they are what transformers' AutoTokenizer gives (tokenizer_config.json's add_bos_token and")
+		fmt.Fprintln(stderr, "add_eos_token). --decode gives decode(ids, skip_special_tokens=False). Blank lines are skipped.\n\nflags:")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -43,6 +48,11 @@ func runTokenize(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	if *skip && !*decode {
 		return fmt.Errorf("%w: --skip-special-tokens needs --decode", errUsage)
+	}
+	addSet := false
+	fs.Visit(func(f *flag.Flag) { addSet = addSet || f.Name == "add-special-tokens" })
+	if addSet && *decode {
+		return fmt.Errorf("%w: --add-special-tokens is for encoding, not --decode", errUsage)
 	}
 	var tok *tokenizer.Tokenizer
 	var err error
@@ -57,12 +67,16 @@ func runTokenize(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
-	return tokenizeStream(ctx, tok, *decode, *skip, stdin, stdout)
+	encode := tok.EncodeWithSpecialTokens
+	if !*addSpecial {
+		encode = tok.Encode
+	}
+	return tokenizeStream(ctx, tok, encode, *decode, *skip, stdin, stdout)
 }
 
 // tokenizeStream answers each input line with one output line, flushing
 // whenever no more input is buffered, so it streams with constant memory.
-func tokenizeStream(ctx context.Context, tok *tokenizer.Tokenizer, decode, skip bool, stdin io.Reader, stdout io.Writer) error {
+func tokenizeStream(ctx context.Context, tok *tokenizer.Tokenizer, encode func(string) []int, decode, skip bool, stdin io.Reader, stdout io.Writer) error {
 	in := bufio.NewReaderSize(stdin, 1<<16)
 	out := bufio.NewWriterSize(stdout, 1<<16)
 	enc := json.NewEncoder(out)
@@ -83,7 +97,7 @@ func tokenizeStream(ctx context.Context, tok *tokenizer.Tokenizer, decode, skip 
 			return fmt.Errorf("read stdin line %d: %w", n, err)
 		}
 		if len(bytes.TrimSpace(line)) > 0 {
-			if err := tokenizeLine(tok, decode, skip, line, enc); err != nil {
+			if err := tokenizeLine(tok, encode, decode, skip, line, enc); err != nil {
 				out.Flush()
 				return fmt.Errorf("stdin line %d: %w", n, err)
 			}
@@ -111,7 +125,7 @@ func readLine(in *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
-func tokenizeLine(tok *tokenizer.Tokenizer, decode, skip bool, line []byte, enc *json.Encoder) error {
+func tokenizeLine(tok *tokenizer.Tokenizer, encode func(string) []int, decode, skip bool, line []byte, enc *json.Encoder) error {
 	var in tokenizeIn
 	if err := json.Unmarshal(line, &in); err != nil {
 		return fmt.Errorf("want a JSON object like %s: %w", map[bool]string{false: `{"text": "..."}`, true: `{"ids": [...]}`}[decode], err)
@@ -127,7 +141,7 @@ func tokenizeLine(tok *tokenizer.Tokenizer, decode, skip bool, line []byte, enc 
 	if in.Text == nil {
 		return errors.New(`missing field "text" (a string)`)
 	}
-	ids := tok.Encode(*in.Text)
+	ids := encode(*in.Text)
 	if ids == nil {
 		ids = []int{}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golamini/golamini/internal/testutil"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -205,5 +206,142 @@ func TestTokenizeStreams(t *testing.T) {
 	o, stderr, code := tokenizeRun(t, bytes.NewReader(b), "--tokenizer", file)
 	if code != 0 || !strings.HasPrefix(o, "{\"ids\":[") {
 		t.Fatalf("long line: exit %d: %s", code, stderr)
+	}
+}
+
+// familyGolden is an encode row of testdata/tokenizers/goldens.jsonl (see
+// scripts/reference/tokenizer_pipeline_goldens.py).
+type familyGolden struct {
+	Kind   string  `json:"kind"`
+	Name   string  `json:"name"`
+	File   string  `json:"file"`
+	Dir    string  `json:"dir"`
+	Tok    string  `json:"tok"`
+	Text   *string `json:"text"`
+	IDs    []int   `json:"ids"`
+	Plain  []int   `json:"plain"`
+	Decode *string `json:"decode"`
+	Auto   []int   `json:"auto"`
+}
+
+// TestTokenizeFamilies is the CLI contract on the real tokenizers: for each
+// {"text"} line, --tokenizer FILE gives HF's Tokenizer.from_file(FILE).encode(text).ids,
+// --add-special-tokens=false the plain encoding, --model DIR what transformers'
+// AutoTokenizer gives, and --decode gives decode(ids, skip_special_tokens=False).
+func TestTokenizeFamilies(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(projectTokenizerDir(t)), "tokenizers", "goldens.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := filepath.Dir(filepath.Dir(testutil.Shared(t, "data", "pythia-tokenizer.json")))
+	var heads []familyGolden
+	rows := map[string][]familyGolden{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r familyGolden
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case r.Kind == "tokenizer" && !strings.Contains(line, `"patch"`):
+			heads = append(heads, r)
+		case r.Kind == "encode":
+			rows[r.Tok] = append(rows[r.Tok], r)
+		}
+	}
+	if len(heads) != 4 {
+		t.Fatalf("%d unpatched tokenizers in the goldens, want 4", len(heads))
+	}
+	for _, h := range heads {
+		t.Run(h.Name, func(t *testing.T) {
+			var in strings.Builder
+			var ids, plain, auto [][]int
+			var texts []string
+			for _, r := range rows[h.Name] {
+				line, _ := json.Marshal(map[string]string{"text": *r.Text})
+				in.Write(line)
+				in.WriteString("\n")
+				want := r.IDs
+				if want == nil {
+					want = r.Plain
+				}
+				ids, plain = append(ids, want), append(plain, r.Plain)
+				a := r.Auto
+				if a == nil {
+					a = want
+				}
+				auto = append(auto, a)
+				dec := *r.Text
+				if r.Decode != nil {
+					dec = *r.Decode
+				}
+				texts = append(texts, dec)
+			}
+			file := filepath.Join(shared, "data", h.File)
+			check := func(want [][]int, args ...string) {
+				t.Helper()
+				out, stderr, code := tokenizeRun(t, strings.NewReader(in.String()), args...)
+				if code != 0 {
+					t.Fatalf("%v: exit %d: %s", args, code, stderr)
+				}
+				lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+				if len(lines) != len(want) {
+					t.Fatalf("%v: %d lines for %d inputs", args, len(lines), len(want))
+				}
+				for i, l := range lines {
+					var got struct {
+						IDs []int `json:"ids"`
+					}
+					if err := json.Unmarshal([]byte(l), &got); err != nil || !slices.Equal(got.IDs, want[i]) {
+						t.Fatalf("%v line %d: %s, want %v (%v)", args, i+1, l, want[i], err)
+					}
+				}
+			}
+			check(ids, "--tokenizer", file)
+			check(plain, "--tokenizer", file, "--add-special-tokens=false")
+			if h.Dir != "" {
+				check(auto, "--model", filepath.Join(shared, "data", h.Dir))
+			}
+			var din strings.Builder
+			for _, x := range ids {
+				line, _ := json.Marshal(map[string][]int{"ids": x})
+				din.Write(line)
+				din.WriteString("\n")
+			}
+			out, stderr, code := tokenizeRun(t, strings.NewReader(din.String()), "--tokenizer", file, "--decode")
+			if code != 0 {
+				t.Fatalf("decode: exit %d: %s", code, stderr)
+			}
+			for i, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+				var got struct {
+					Text string `json:"text"`
+				}
+				if err := json.Unmarshal([]byte(l), &got); err != nil || got.Text != texts[i] {
+					t.Fatalf("decode line %d: %s, want %q (%v)", i+1, l, texts[i], err)
+				}
+			}
+		})
+	}
+}
+
+// TestTokenizeCorruptFile: a tokenizer.json with a huge id is a clear error,
+// not a panic or a huge allocation.
+func TestTokenizeCorruptFile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(projectTokenizerDir(t), "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["model"].(map[string]any)["vocab"].(map[string]any)["zebra"] = 2000000000
+	path := filepath.Join(t.TempDir(), "tokenizer.json")
+	b, _ = json.Marshal(doc)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := tokenizeRun(t, strings.NewReader(`{"text": "a"}`), "--tokenizer", path)
+	if code != 1 || !strings.Contains(stderr, `token "zebra" has id 2000000000`) || !strings.Contains(stderr, path) {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }

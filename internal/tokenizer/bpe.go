@@ -6,13 +6,19 @@ import (
 	"unicode/utf8"
 )
 
-// bpe is a byte-level BPE model. Words are raw bytes: the vocabulary's
-// byte-level strings are mapped back to bytes once at load time, so encoding
-// never builds the "Ġ..." strings.
+// bpe is a BPE model. In byte-level mode (the tokenizer has a ByteLevel
+// pre-tokenizer) words are raw bytes: the vocabulary's byte-level strings are
+// mapped back to bytes once at load time, so encoding never builds the
+// "Ġ..." strings. Otherwise words are characters looked up in the vocabulary,
+// with byte_fallback to "<0xAB>" tokens and unk_token for the rest.
 type bpe struct {
-	byteID       [256]int32        // id of each single byte, -1 if not in the vocabulary
+	byteLevel    bool
+	byteID       [256]int32        // id of each single byte (byte-level mode), -1 if not in the vocabulary
+	fallbackID   [256]int32        // id of "<0xAB>" per byte, -1 if absent
+	byteFallback bool              // use fallbackID for characters not in the vocabulary
 	merges       map[uint64]mergeV // (left id, right id) -> rank and merged id
-	vocab        map[string]int    // raw-bytes word -> id, for ignore_merges
+	vocab        map[string]int    // character-mode lookups; the model vocabulary
+	wordVocab    map[string]int    // ignore_merges lookups: raw bytes (byte-level) or the vocabulary
 	ignoreMerges bool
 	unkID        int32 // -1 when the model has no unk_token
 	fuseUnk      bool
@@ -27,24 +33,34 @@ type mergeV struct {
 
 func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
 
-// newBPE builds the model from the vocabulary (byte-level strings -> ids) and
-// the merges, in rank order. As in Hugging Face's BPE, a later duplicate of a
-// merge overrides the earlier rank.
-func newBPE(m *modelJSON, merges [][2]string) (*bpe, error) {
+// newBPE builds the model from the vocabulary and the merges, in rank order.
+// As in Hugging Face's BPE, a later duplicate of a merge overrides the
+// earlier rank.
+func newBPE(m *modelJSON, merges [][2]string, byteLevel bool) (*bpe, error) {
 	b := &bpe{
+		byteLevel:    byteLevel,
+		byteFallback: m.ByteFallback,
 		merges:       make(map[uint64]mergeV, len(merges)),
+		vocab:        m.Vocab,
 		ignoreMerges: m.IgnoreMerges,
 		unkID:        -1,
 		fuseUnk:      m.FuseUnk,
 		cache:        newWordCache(wordCacheCapacity),
 	}
 	for i := range b.byteID {
-		b.byteID[i] = -1
+		b.byteID[i], b.fallbackID[i] = -1, -1
 	}
-	for tok, id := range m.Vocab {
-		if r, n := utf8.DecodeRuneInString(tok); n == len(tok) && n > 0 {
-			if c, ok := charByte[r]; ok {
-				b.byteID[c] = int32(id)
+	for i := range b.fallbackID {
+		if id, ok := m.Vocab[fmt.Sprintf("<0x%02X>", i)]; ok {
+			b.fallbackID[i] = int32(id)
+		}
+	}
+	if byteLevel {
+		for tok, id := range m.Vocab {
+			if r, n := utf8.DecodeRuneInString(tok); n == len(tok) && n > 0 {
+				if c, ok := charByte[r]; ok {
+					b.byteID[c] = int32(id)
+				}
 			}
 		}
 	}
@@ -56,10 +72,13 @@ func newBPE(m *modelJSON, merges [][2]string) (*bpe, error) {
 		b.unkID = int32(id)
 	}
 	if m.IgnoreMerges {
-		b.vocab = make(map[string]int, len(m.Vocab))
-		for tok, id := range m.Vocab {
-			if raw, ok := byteLevelToBytes(tok); ok {
-				b.vocab[string(raw)] = id
+		b.wordVocab = m.Vocab
+		if byteLevel {
+			b.wordVocab = make(map[string]int, len(m.Vocab))
+			for tok, id := range m.Vocab {
+				if raw, ok := byteLevelToBytes(tok); ok {
+					b.wordVocab[string(raw)] = id
+				}
 			}
 		}
 	}
@@ -87,6 +106,7 @@ func newBPE(m *modelJSON, merges [][2]string) (*bpe, error) {
 type symbol struct {
 	id         int32
 	prev, next int32
+	n          int32 // bytes of the word it covers
 	removed    bool
 }
 
@@ -104,9 +124,9 @@ type bpeScratch struct {
 	heap []candidate
 }
 
-// appendWord appends the ids of one word (raw bytes) to dst, using the cache.
+// appendWord appends the ids of one word to dst, using the cache.
 func (b *bpe) appendWord(dst []int, word string) []int {
-	if len(word) == 1 {
+	if b.byteLevel && len(word) == 1 {
 		if id := b.byteID[word[0]]; id >= 0 {
 			return append(dst, int(id))
 		}
@@ -115,44 +135,97 @@ func (b *bpe) appendWord(dst []int, word string) []int {
 		return append(dst, ids...)
 	}
 	start := len(dst)
-	dst = b.mergeWord(dst, word)
+	dst, _ = b.mergeWord(dst, nil, word)
 	b.cache.put(word, dst[start:])
 	return dst
+}
+
+// symbolsOf appends the initial symbols of word, as Hugging Face's
+// BPE::merge_word builds them: each character (each byte in byte-level mode)
+// is its vocabulary id, else its "<0xAB>" byte tokens with byte_fallback,
+// else unk_token (consecutive ones fused with fuse_unk); a character with
+// none of these is dropped.
+func (b *bpe) symbolsOf(syms []symbol, word string) []symbol {
+	add := func(id, n int32) {
+		k := int32(len(syms))
+		syms = append(syms, symbol{id: id, prev: k - 1, next: k + 1, n: n})
+	}
+	unkN := int32(-1) // bytes of the pending unk, -1 when none
+	for i := 0; i < len(word); {
+		var id int32 = -1
+		w := 1
+		if b.byteLevel {
+			id = b.byteID[word[i]]
+		} else {
+			_, w = utf8.DecodeRuneInString(word[i:])
+			if v, ok := b.vocab[word[i:i+w]]; ok {
+				id = int32(v)
+			}
+		}
+		if id >= 0 {
+			if unkN >= 0 {
+				add(b.unkID, unkN)
+				unkN = -1
+			}
+			add(id, int32(w))
+			i += w
+			continue
+		}
+		if b.byteFallback {
+			ok := true
+			for k := i; k < i+w; k++ {
+				if b.fallbackID[word[k]] < 0 {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				for k := i; k < i+w; k++ {
+					add(b.fallbackID[word[k]], 1)
+				}
+				i += w
+				continue
+			}
+		}
+		if b.unkID >= 0 {
+			switch {
+			case unkN >= 0 && b.fuseUnk:
+				unkN += int32(w)
+			case unkN >= 0:
+				add(b.unkID, unkN)
+				unkN = int32(w)
+			default:
+				unkN = int32(w)
+			}
+		}
+		i += w
+	}
+	if unkN >= 0 {
+		add(b.unkID, unkN)
+	}
+	return syms
 }
 
 // mergeWord runs the BPE merges on word exactly as Hugging Face's
 // Word::merge_all: a priority queue ordered by (rank, position) so the lowest
 // rank merges first and ties go to the leftmost pair; stale entries are
-// skipped when their pair no longer exists.
-func (b *bpe) mergeWord(dst []int, word string) []int {
+// skipped when their pair no longer exists. It appends the ids to dst and,
+// when lens is not nil, the byte length of each token to lens.
+func (b *bpe) mergeWord(dst []int, lens []int, word string) ([]int, []int) {
 	if b.ignoreMerges {
-		if id, ok := b.vocab[word]; ok {
-			return append(dst, id)
+		if id, ok := b.wordVocab[word]; ok {
+			if lens != nil {
+				lens = append(lens, len(word))
+			}
+			return append(dst, id), lens
 		}
 	}
 	sc := b.scratch.Get().(*bpeScratch)
 	defer b.scratch.Put(sc)
-	syms := sc.syms[:0]
-	lastUnk := false
-	for i := 0; i < len(word); i++ {
-		id := b.byteID[word[i]]
-		if id < 0 {
-			if b.unkID < 0 {
-				continue // Hugging Face drops a character it cannot map
-			}
-			if b.fuseUnk && lastUnk {
-				continue
-			}
-			id, lastUnk = b.unkID, true
-		} else {
-			lastUnk = false
-		}
-		n := int32(len(syms))
-		syms = append(syms, symbol{id: id, prev: n - 1, next: n + 1})
-	}
+	syms := b.symbolsOf(sc.syms[:0], word)
 	if len(syms) == 0 {
 		sc.syms = syms
-		return dst
+		return dst, lens
 	}
 	syms[len(syms)-1].next = -1
 
@@ -174,6 +247,7 @@ func (b *bpe) mergeWord(dst []int, word string) []int {
 			continue // stale entry
 		}
 		cur.id = top.newID
+		cur.n += right.n
 		syms[cur.next].removed = true
 		cur.next = right.next
 		if right.next >= 0 {
@@ -192,9 +266,12 @@ func (b *bpe) mergeWord(dst []int, word string) []int {
 	}
 	for i := int32(0); i >= 0; i = syms[i].next {
 		dst = append(dst, int(syms[i].id))
+		if lens != nil {
+			lens = append(lens, int(syms[i].n))
+		}
 	}
 	sc.syms, sc.heap = syms, h
-	return dst
+	return dst, lens
 }
 
 func heapPush(h []candidate, c candidate) []candidate {

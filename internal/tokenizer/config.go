@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 )
 
 // modelConfig is what we read from a model directory's tokenizer_config.json
@@ -14,6 +15,9 @@ import (
 // either a string or an AddedToken object {"content": ...}.
 type modelConfig struct {
 	specials  map[string]string // bos_token, eos_token, unk_token, pad_token, ... -> content
+	nulls     map[string]bool   // special-token keys the config sets to null
+	addBOS    *bool             // add_bos_token
+	addEOS    *bool             // add_eos_token
 	extra     []string          // additional_special_tokens
 	cleanUp   *bool             // clean_up_tokenization_spaces
 	padSide   string
@@ -51,27 +55,62 @@ func readModelConfig(dir string) (*modelConfig, error) {
 func (c *modelConfig) merge(raw map[string]json.RawMessage) error {
 	for _, k := range specialKeys {
 		v, ok := raw[k]
-		if !ok || isNull(v) {
+		if !ok {
 			continue
 		}
+		if isNull(v) {
+			if c.nulls == nil {
+				c.nulls = map[string]bool{}
+			}
+			c.nulls[k] = true
+			delete(c.specials, k)
+			continue
+		}
+		delete(c.nulls, k)
 		s, err := tokenContent(v)
 		if err != nil {
 			return fmt.Errorf("field %q: %w", k, err)
 		}
 		c.specials[k] = s
 	}
-	if v, ok := raw["additional_special_tokens"]; ok && !isNull(v) {
+	for _, key := range []string{"additional_special_tokens", "extra_special_tokens"} {
+		v, ok := raw[key]
+		if !ok || isNull(v) {
+			continue
+		}
 		var items []json.RawMessage
 		if err := json.Unmarshal(v, &items); err != nil {
-			return fmt.Errorf("field \"additional_special_tokens\": want a list: %w", err)
+			// transformers 5 also accepts a name -> token object.
+			var named map[string]json.RawMessage
+			if err2 := json.Unmarshal(v, &named); err2 != nil {
+				return fmt.Errorf("field %q: want a list: %w", key, err)
+			}
+			names := make([]string, 0, len(named))
+			for k := range named {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				items = append(items, named[k])
+			}
 		}
-		c.extra = c.extra[:0]
 		for i, it := range items {
 			s, err := tokenContent(it)
 			if err != nil {
-				return fmt.Errorf("field \"additional_special_tokens\" item %d: %w", i, err)
+				return fmt.Errorf("field %q item %d: %w", key, i, err)
 			}
 			c.extra = append(c.extra, s)
+		}
+	}
+	for key, dst := range map[string]**bool{"add_bos_token": &c.addBOS, "add_eos_token": &c.addEOS} {
+		if v, ok := raw[key]; ok {
+			b := false
+			if !isNull(v) {
+				if err := json.Unmarshal(v, &b); err != nil {
+					return fmt.Errorf("field %q: want a boolean: %w", key, err)
+				}
+			}
+			*dst = &b
 		}
 	}
 	if v, ok := raw["clean_up_tokenization_spaces"]; ok && !isNull(v) {

@@ -3,7 +3,8 @@ package tokenizer
 import "strings"
 
 // Decode returns the text of ids as Hugging Face's Tokenizer.decode does:
-// each token maps back to its bytes through the ByteLevel decoder (added
+// the token strings go through the decoder chain of tokenizer.json and are
+// joined. With the ByteLevel decoder each token maps back to its bytes (added
 // tokens with characters outside the byte alphabet, such as the space runs,
 // give their own text), and invalid UTF-8 in the result becomes U+FFFD per
 // maximal invalid subsequence. With skipSpecialTokens, special tokens
@@ -11,14 +12,20 @@ import "strings"
 // skipped, as Hugging Face skips them.
 func (t *Tokenizer) Decode(ids []int, skipSpecialTokens bool) string {
 	if !t.byteLevelDecoder {
-		// No decoder: Hugging Face joins the token strings with spaces.
 		parts := make([]string, 0, len(ids))
 		for _, id := range ids {
 			if e, ok := t.entry(id); ok && !(skipSpecialTokens && e.special) {
 				parts = append(parts, e.token)
 			}
 		}
-		return strings.Join(parts, " ")
+		if !t.hasDecoder {
+			// No decoder: Hugging Face joins the token strings with spaces.
+			return strings.Join(parts, " ")
+		}
+		for _, d := range t.decoders {
+			parts = d.decodeChain(parts)
+		}
+		return strings.Join(parts, "")
 	}
 	buf := make([]byte, 0, len(ids)*4)
 	for _, id := range ids {

@@ -25,13 +25,40 @@ type fileJSON struct {
 // componentJSON holds the fields of the pipeline components we support; type
 // tells which it is.
 type componentJSON struct {
-	Type           string            `json:"type"`
-	AddPrefixSpace *bool             `json:"add_prefix_space"`
-	UseRegex       *bool             `json:"use_regex"`
-	Normalizers    []json.RawMessage `json:"normalizers"`
-	Pretokenizers  []json.RawMessage `json:"pretokenizers"`
-	Processors     []json.RawMessage `json:"processors"`
-	Decoders       []json.RawMessage `json:"decoders"`
+	Type             string            `json:"type"`
+	AddPrefixSpace   *bool             `json:"add_prefix_space"`
+	UseRegex         *bool             `json:"use_regex"`
+	TrimOffsets      *bool             `json:"trim_offsets"`
+	Normalizers      []json.RawMessage `json:"normalizers"`
+	Pretokenizers    []json.RawMessage `json:"pretokenizers"`
+	Processors       []json.RawMessage `json:"processors"`
+	Decoders         []json.RawMessage `json:"decoders"`
+	Pattern          json.RawMessage   `json:"pattern"`
+	Content          *string           `json:"content"`
+	Prepend          *string           `json:"prepend"`
+	StripLeft        *bool             `json:"strip_left"`
+	StripRight       *bool             `json:"strip_right"`
+	Behavior         *string           `json:"behavior"`
+	Invert           *bool             `json:"invert"`
+	Replacement      *string           `json:"replacement"`
+	PrependScheme    *string           `json:"prepend_scheme"`
+	Split            *bool             `json:"split"`
+	IndividualDigits *bool             `json:"individual_digits"`
+	Start            *int              `json:"start"`
+	Stop             *int              `json:"stop"`
+	Single           []json.RawMessage `json:"single"`
+	SpecialTokens    map[string]struct {
+		ID     string   `json:"id"`
+		IDs    []int64  `json:"ids"`
+		Tokens []string `json:"tokens"`
+	} `json:"special_tokens"`
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p != nil {
+		return *p
+	}
+	return def
 }
 
 // modelJSON is a tokenizer.json "model" section.
@@ -69,93 +96,7 @@ func parseComponent(what string, m json.RawMessage) (*componentJSON, error) {
 
 // unsupported is the error for a tokenizer.json component we do not implement.
 func unsupported(what, typ string) error {
-	return fmt.Errorf("%s type %q is not supported (this package implements byte-level BPE tokenizers of the GPT-2/GPT-NeoX family)", what, typ)
-}
-
-// parseNormalizer returns the normalization forms to apply, in order.
-func parseNormalizer(m json.RawMessage) ([]normForm, error) {
-	c, err := parseComponent("normalizer", m)
-	if err != nil || c == nil {
-		return nil, err
-	}
-	switch c.Type {
-	case "NFC", "NFD", "NFKC", "NFKD":
-		return []normForm{normForms[c.Type]}, nil
-	case "Sequence":
-		var all []normForm
-		for i, sub := range c.Normalizers {
-			f, err := parseNormalizer(sub)
-			if err != nil {
-				return nil, fmt.Errorf("normalizer Sequence item %d: %w", i, err)
-			}
-			all = append(all, f...)
-		}
-		return all, nil
-	default:
-		return nil, unsupported("normalizer", c.Type)
-	}
-}
-
-// preTokenizerConfig is the supported pre-tokenizer: ByteLevel.
-type preTokenizerConfig struct {
-	addPrefixSpace bool
-	useRegex       bool
-}
-
-func parsePreTokenizer(m json.RawMessage) (preTokenizerConfig, error) {
-	c, err := parseComponent("pre_tokenizer", m)
-	if err != nil {
-		return preTokenizerConfig{}, err
-	}
-	if c == nil {
-		return preTokenizerConfig{}, fmt.Errorf("pre_tokenizer: null is not supported (a byte-level BPE tokenizer needs the ByteLevel pre-tokenizer)")
-	}
-	if c.Type != "ByteLevel" {
-		return preTokenizerConfig{}, unsupported("pre_tokenizer", c.Type)
-	}
-	p := preTokenizerConfig{useRegex: true}
-	if c.AddPrefixSpace != nil {
-		p.addPrefixSpace = *c.AddPrefixSpace
-	}
-	if c.UseRegex != nil {
-		p.useRegex = *c.UseRegex
-	}
-	return p, nil
-}
-
-// parseDecoder reports whether the decoder is ByteLevel (true) or null (false).
-func parseDecoder(m json.RawMessage) (byteLevel bool, err error) {
-	c, err := parseComponent("decoder", m)
-	if err != nil || c == nil {
-		return false, err
-	}
-	if c.Type != "ByteLevel" {
-		return false, unsupported("decoder", c.Type)
-	}
-	return true, nil
-}
-
-// checkPostProcessor accepts the post-processors that add nothing to Encode's
-// output: ByteLevel (offsets only), TemplateProcessing (only applied when
-// special tokens are added, which Encode never does) and Sequences of them.
-func checkPostProcessor(m json.RawMessage) error {
-	c, err := parseComponent("post_processor", m)
-	if err != nil || c == nil {
-		return err
-	}
-	switch c.Type {
-	case "ByteLevel", "TemplateProcessing":
-		return nil
-	case "Sequence":
-		for i, sub := range c.Processors {
-			if err := checkPostProcessor(sub); err != nil {
-				return fmt.Errorf("post_processor Sequence item %d: %w", i, err)
-			}
-		}
-		return nil
-	default:
-		return unsupported("post_processor", c.Type)
-	}
+	return fmt.Errorf("%w: %s type %q is not supported (supported: BPE models with the normalizers, pre-tokenizers, decoders and post-processors listed in the package documentation)", ErrUnsupported, what, typ)
 }
 
 // parseMerges reads "merges" in either form: ["a b", ...] (tokenizers < 0.20)

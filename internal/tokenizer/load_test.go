@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -50,19 +51,37 @@ func TestUnsupportedComponents(t *testing.T) {
 	}{
 		{"wordpiece model", func(m map[string]any) { m["model"].(map[string]any)["type"] = "WordPiece" }, `model type "WordPiece" is not supported`},
 		{"unigram model", func(m map[string]any) { m["model"] = map[string]any{"type": "Unigram", "vocab": []any{}} }, `model type "Unigram"`},
-		{"metaspace", func(m map[string]any) {
-			m["pre_tokenizer"] = map[string]any{"type": "Metaspace", "replacement": "▁"}
-		}, `pre_tokenizer type "Metaspace" is not supported`},
-		{"null pre-tokenizer", func(m map[string]any) { m["pre_tokenizer"] = nil }, "pre_tokenizer: null is not supported"},
-		{"lowercase normalizer", func(m map[string]any) { m["normalizer"] = map[string]any{"type": "Lowercase"} }, `normalizer type "Lowercase"`},
+		{"unigram normalizer", func(m map[string]any) { m["normalizer"] = map[string]any{"type": "Precompiled"} }, `normalizer type "Precompiled"`},
 		{"sequence with bert normalizer", func(m map[string]any) {
 			m["normalizer"] = map[string]any{"type": "Sequence", "normalizers": []any{
 				map[string]any{"type": "NFC"}, map[string]any{"type": "BertNormalizer"}}}
-		}, `normalizer Sequence item 1: normalizer type "BertNormalizer"`},
+		}, `normalizer.normalizers[1] type "BertNormalizer"`},
+		{"bert pre-tokenizer", func(m map[string]any) { m["pre_tokenizer"] = map[string]any{"type": "BertPreTokenizer"} }, `pre_tokenizer type "BertPreTokenizer"`},
+		{"byte-level not last", func(m map[string]any) {
+			m["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
+				map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+				map[string]any{"type": "Digits", "individual_digits": true}}}
+		}, "ByteLevel must be the last pre-tokenizer"},
+		{"bad regex", func(m map[string]any) {
+			m["pre_tokenizer"] = map[string]any{"type": "Split", "pattern": map[string]any{"Regex": "(ab"}, "behavior": "Isolated", "invert": false}
+		}, `pre_tokenizer.pattern: regex "(ab"`},
+		{"unknown split behavior", func(m map[string]any) {
+			m["pre_tokenizer"] = map[string]any{"type": "Split", "pattern": map[string]any{"String": "a"}, "behavior": "Sideways", "invert": false}
+		}, `unknown behavior "Sideways"`},
+		{"template with unknown special", func(m map[string]any) {
+			m["post_processor"] = map[string]any{"type": "TemplateProcessing",
+				"single":         []any{map[string]any{"SpecialToken": map[string]any{"id": "<s>", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}},
+				"special_tokens": map[string]any{}}
+		}, `special token "<s>" is not in special_tokens`},
+		{"template id out of range", func(m map[string]any) {
+			m["post_processor"] = map[string]any{"type": "TemplateProcessing",
+				"single":         []any{map[string]any{"SpecialToken": map[string]any{"id": "<s>", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}},
+				"special_tokens": map[string]any{"<s>": map[string]any{"id": "<s>", "ids": []any{1 << 40}, "tokens": []any{"<s>"}}}}
+		}, `id 1099511627776 is not a token`},
 		{"wordpiece decoder", func(m map[string]any) { m["decoder"] = map[string]any{"type": "WordPiece"} }, `decoder type "WordPiece"`},
 		{"bert post-processor", func(m map[string]any) { m["post_processor"] = map[string]any{"type": "BertProcessing"} }, `post_processor type "BertProcessing"`},
 		{"dropout", func(m map[string]any) { m["model"].(map[string]any)["dropout"] = 0.1 }, "dropout"},
-		{"byte fallback", func(m map[string]any) { m["model"].(map[string]any)["byte_fallback"] = true }, "byte_fallback"},
+		{"unk token not in vocab", func(m map[string]any) { m["model"].(map[string]any)["unk_token"] = "<nope>" }, `unk_token "<nope>" is not in the vocabulary`},
 		{"subword prefix", func(m map[string]any) { m["model"].(map[string]any)["continuing_subword_prefix"] = "##" }, "continuing_subword_prefix"},
 		{"merge of unknown token", func(m map[string]any) {
 			mm := m["model"].(map[string]any)
@@ -258,5 +277,46 @@ func TestToValidUTF8(t *testing.T) {
 		if got := toValidUTF8(in); got != want {
 			t.Errorf("toValidUTF8(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestHugeIDs: ids in tokenizer.json are bounded by the number of entries, so
+// a corrupt id is an error naming the token instead of a huge allocation or
+// a panic.
+func TestHugeIDs(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(m map[string]any)
+		want string
+	}{
+		{"vocab id 2e9", func(m map[string]any) {
+			m["model"].(map[string]any)["vocab"].(map[string]any)["zebra"] = 2000000000
+		}, `model.vocab: token "zebra" has id 2000000000`},
+		{"negative vocab id", func(m map[string]any) {
+			m["model"].(map[string]any)["vocab"].(map[string]any)["zebra"] = -3
+		}, `token "zebra" has id -3`},
+		{"added id 2^29", func(m map[string]any) {
+			m["added_tokens"] = append(m["added_tokens"].([]any), map[string]any{
+				"id": 1 << 29, "content": "<|huge|>", "special": true, "normalized": false,
+				"single_word": false, "lstrip": false, "rstrip": false})
+		}, `"<|huge|>": id 536870912 outside`},
+		{"vocab id past the entries", func(m map[string]any) {
+			v := m["model"].(map[string]any)["vocab"].(map[string]any)
+			v["zebra"] = len(v) + len(m["added_tokens"].([]any)) + 1
+		}, `token "zebra" has id`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := tokenizerJSON(t)
+			c.edit(m)
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = FromJSON(b, nil)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrBadTokenizer) {
+				t.Fatalf("error = %v, want ErrBadTokenizer naming %q", err, c.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -115,4 +117,228 @@ func matchWord(s string, i int) int {
 		return last
 	}
 	return j
+}
+
+// preStep is one pre-tokenizer of tokenizer.json (a Sequence is a list of
+// them): it splits a piece into the pieces it appends to dst.
+type preStep interface {
+	preTokenize(dst []nstr, n nstr) []nstr
+}
+
+// byteLevelPre is ByteLevel: an optional prefix space, the GPT-2 split
+// pattern (use_regex) and the byte-to-character mapping. The mapping is not
+// applied to the text: the BPE model then works on raw bytes (each byte is
+// one character of the byte-level alphabet, aligned like the character it
+// comes from, as in Hugging Face).
+type byteLevelPre struct{ addPrefixSpace, useRegex bool }
+
+func (p byteLevelPre) preTokenize(dst []nstr, n nstr) []nstr {
+	if p.addPrefixSpace && !strings.HasPrefix(n.s, " ") {
+		n.prepend(" ")
+	}
+	if !p.useRegex {
+		if n.s != "" {
+			dst = append(dst, n)
+		}
+		return dst
+	}
+	for i := 0; i < len(n.s); {
+		j := matchWord(n.s, i)
+		dst = append(dst, n.slice(i, j))
+		i = j
+	}
+	return dst
+}
+
+// splitPre is Split: pieces by a pattern with a delimiter behaviour.
+type splitPre struct {
+	pat    pattern
+	b      behavior
+	invert bool
+}
+
+func (p splitPre) preTokenize(dst []nstr, n nstr) []nstr {
+	evs := events(n.s, p.pat.find(n.s, nil), nil)
+	if p.invert {
+		for i := range evs {
+			evs[i].match = !evs[i].match
+		}
+	}
+	return splitBy(dst, &n, evs, p.b)
+}
+
+// metaspacePre is Metaspace: spaces become the replacement character, which
+// is prepended by prepend_scheme ("first": only to the piece that starts the
+// original text), and with split the text is cut before each replacement.
+type metaspacePre struct {
+	repl   string
+	scheme string // always, first, never
+	split  bool
+}
+
+func (p metaspacePre) preTokenize(dst []nstr, n nstr) []nstr {
+	var m [][2]int
+	for i := 0; i < len(n.s); i++ {
+		if n.s[i] == ' ' {
+			m = append(m, [2]int{i, i + 1})
+		}
+	}
+	n.replaceMatches(m, p.repl)
+	if !strings.HasPrefix(n.s, p.repl) && (p.scheme == "always" || (p.scheme == "first" && n.orig == 0)) {
+		n.prepend(p.repl)
+	}
+	if !p.split {
+		if n.s != "" {
+			dst = append(dst, n)
+		}
+		return dst
+	}
+	evs := events(n.s, pattern{literal: p.repl}.find(n.s, nil), nil)
+	return splitBy(dst, &n, evs, bMergedWithNext)
+}
+
+// charSplitPre splits on characters of a class: Digits (numbers) and
+// Punctuation.
+type charSplitPre struct {
+	pred func(rune) bool
+	b    behavior
+}
+
+func (p charSplitPre) preTokenize(dst []nstr, n nstr) []nstr {
+	return splitBy(dst, &n, charEvents(n.s, p.pred, nil), p.b)
+}
+
+// isPunctuation is Hugging Face's is_punc: ASCII punctuation or a Unicode
+// punctuation character.
+func isPunctuation(r rune) bool {
+	if r < utf8.RuneSelf {
+		return (r >= '!' && r <= '/') || (r >= ':' && r <= '@') || (r >= '[' && r <= '`') || (r >= '{' && r <= '~')
+	}
+	return unicode.IsPunct(r)
+}
+
+// whitespacePre is Whitespace (the pattern \w+|[^\w\s]+, the rest removed)
+// or WhitespaceSplit (pieces between whitespace).
+type whitespacePre struct{ splitOnly bool }
+
+// isWordChar is \w of Hugging Face's regex engine: letters, marks, decimal
+// digits and connector punctuation.
+func isWordChar(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r)
+}
+
+func (p whitespacePre) preTokenize(dst []nstr, n nstr) []nstr {
+	s := n.s
+	kind := func(r rune) int {
+		switch {
+		case unicode.IsSpace(r):
+			return 0
+		case p.splitOnly || isWordChar(r):
+			return 1
+		default:
+			return 2
+		}
+	}
+	start, cur := -1, 0
+	for i, r := range s {
+		k := kind(r)
+		if start >= 0 && k != cur {
+			dst = append(dst, n.slice(start, i))
+			start = -1
+		}
+		if k != 0 && start < 0 {
+			start, cur = i, k
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, n.slice(start, len(s)))
+	}
+	return dst
+}
+
+// parsePreTokenizer reads tokenizer.json's "pre_tokenizer" into steps.
+func parsePreTokenizer(c *componentJSON, path string) ([]preStep, error) {
+	if c == nil {
+		return nil, nil
+	}
+	switch c.Type {
+	case "ByteLevel":
+		return []preStep{byteLevelPre{addPrefixSpace: boolOr(c.AddPrefixSpace, true), useRegex: boolOr(c.UseRegex, true)}}, nil
+	case "Split":
+		p, err := parsePattern(c.Pattern, path+".pattern")
+		if err != nil {
+			return nil, err
+		}
+		b, err := parseBehavior(c.Behavior, path)
+		if err != nil {
+			return nil, err
+		}
+		return []preStep{splitPre{pat: p, b: b, invert: boolOr(c.Invert, false)}}, nil
+	case "Metaspace":
+		repl := "▁"
+		if c.Replacement != nil {
+			repl = *c.Replacement
+		}
+		if utf8.RuneCountInString(repl) != 1 {
+			return nil, fmt.Errorf("%s: Metaspace replacement %q must be one character", path, repl)
+		}
+		scheme := "always"
+		if c.PrependScheme != nil {
+			scheme = *c.PrependScheme
+		} else if c.AddPrefixSpace != nil && !*c.AddPrefixSpace {
+			scheme = "never"
+		}
+		if scheme != "always" && scheme != "first" && scheme != "never" {
+			return nil, fmt.Errorf("%s: Metaspace prepend_scheme %q (want always, first or never)", path, scheme)
+		}
+		return []preStep{metaspacePre{repl: repl, scheme: scheme, split: boolOr(c.Split, true)}}, nil
+	case "Digits":
+		b := bContiguous
+		if boolOr(c.IndividualDigits, false) {
+			b = bIsolated
+		}
+		return []preStep{charSplitPre{pred: unicode.IsNumber, b: b}}, nil
+	case "Punctuation":
+		b, err := parseBehavior(c.Behavior, path)
+		if err != nil {
+			return nil, err
+		}
+		return []preStep{charSplitPre{pred: isPunctuation, b: b}}, nil
+	case "Whitespace":
+		return []preStep{whitespacePre{}}, nil
+	case "WhitespaceSplit":
+		return []preStep{whitespacePre{splitOnly: true}}, nil
+	case "Sequence":
+		var all []preStep
+		for i, raw := range c.Pretokenizers {
+			p := fmt.Sprintf("%s.pretokenizers[%d]", path, i)
+			sub, err := parseComponent(p, raw)
+			if err != nil {
+				return nil, err
+			}
+			if sub == nil {
+				return nil, fmt.Errorf("%s: null", p)
+			}
+			steps, err := parsePreTokenizer(sub, p)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, steps...)
+		}
+		return all, nil
+	default:
+		return nil, unsupported(path, c.Type)
+	}
+}
+
+// parseBehavior reads a Split or Punctuation "behavior" (default Isolated).
+func parseBehavior(s *string, path string) (behavior, error) {
+	if s == nil {
+		return bIsolated, nil
+	}
+	b, ok := behaviors[*s]
+	if !ok {
+		return 0, fmt.Errorf("%s: unknown behavior %q", path, *s)
+	}
+	return b, nil
 }

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,17 +12,29 @@ import (
 // Tokenizer encodes text to token ids and decodes ids to text. It is safe for
 // concurrent use.
 type Tokenizer struct {
-	normalizer       []normForm
-	pre              preTokenizerConfig
-	model            *bpe
+	normalizers []normalizer
+	forms       []normForm // the normalizers, when all are Unicode forms
+	formsOnly   bool
+	pre         []preStep
+	fast        fastKind // how Encode may skip offset tracking
+	fastPrefix  bool     // ByteLevel add_prefix_space on the fast path
+	fastSplit   pattern  // the Split pattern of fastSplitByteLevel
+	model       *bpe
+	decoders    []decoderStep
+	// byteLevelDecoder: the decoder is exactly ByteLevel, decoded from the
+	// precomputed bytes of each entry.
 	byteLevelDecoder bool
+	hasDecoder       bool
+	filePost         postProcessor // tokenizer.json's post-processor
+	post             postProcessor // the one EncodeWithSpecialTokens applies
+	addBOS, addEOS   *bool         // tokenizer_config.json's add_bos_token / add_eos_token, when set
 
 	// Added tokens: matched in the raw text (normalized=false) or in the
 	// normalized text (normalized=true).
 	rawTokens, normTokens   []addedToken
 	rawMatcher, normMatcher *matcher
 
-	vocab   map[string]int // model vocabulary (byte-level strings)
+	vocab   map[string]int // model vocabulary (as written in tokenizer.json)
 	added   map[string]int // added-token content -> id
 	entries []tokenEntry   // by id
 	size    int            // distinct tokens, added ones included
@@ -35,6 +48,16 @@ type Tokenizer struct {
 	maxLen        int
 }
 
+// fastKind names the pipelines Encode runs without tracking offsets.
+type fastKind int
+
+const (
+	general            fastKind = iota // everything else: the offset-tracking pipeline
+	fastByteLevelRegex                 // ByteLevel with its GPT-2 pattern (GPT-2, GPT-NeoX, SmolLM2)
+	fastByteLevel                      // ByteLevel without its pattern
+	fastSplitByteLevel                 // Split(regex, Isolated) then ByteLevel without pattern (Qwen2, Llama 3)
+)
+
 // tokenEntry is what an id stands for.
 type tokenEntry struct {
 	ok      bool
@@ -47,31 +70,49 @@ type tokenEntry struct {
 // GPTNeoXTokenizerFast defaults), used when no config names them.
 const defaultSpecial = "<|endoftext|>"
 
-// LoadFile reads a Hugging Face tokenizer.json. The special-token ids default
-// to GPT-NeoX's: bos, eos and unk are <|endoftext|> when the file has it, and
-// there is no pad token.
+// ErrUnsupported is returned (wrapped) for a tokenizer.json component this
+// package does not implement; the message names it.
+var ErrUnsupported = errors.New("unsupported tokenizer component")
+
+// ErrBadTokenizer is returned (wrapped) for a malformed tokenizer.json or
+// tokenizer_config.json; the message names the field or token.
+var ErrBadTokenizer = errors.New("bad tokenizer file")
+
+// LoadFile reads a Hugging Face tokenizer.json alone, as tokenizers'
+// Tokenizer.from_file does: EncodeWithSpecialTokens adds what the file's
+// post-processor adds. The special-token ids default to GPT-NeoX's: bos, eos
+// and unk are <|endoftext|> when the file has it, and there is no pad token.
 func LoadFile(path string) (*Tokenizer, error) {
-	t, err := loadJSON(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
-	if err := t.applyConfig(&modelConfig{specials: map[string]string{}}); err != nil {
+	t, err := FromJSON(b, nil)
+	if err != nil {
 		return nil, fmt.Errorf("load tokenizer %s: %w", path, err)
 	}
 	return t, nil
 }
 
 // Load reads a model directory: tokenizer.json, plus tokenizer_config.json and
-// special_tokens_map.json when present (as transformers' AutoTokenizer does:
-// bos/eos/unk/pad tokens, additional special tokens, padding and truncation
-// sides, model_max_length, clean_up_tokenization_spaces). A special token the
-// config names that is a plain vocabulary entry becomes a special added token,
-// as transformers makes it.
+// special_tokens_map.json when present, as transformers' AutoTokenizer does:
+// bos/eos/unk/pad tokens, additional (extra) special tokens, padding and
+// truncation sides, model_max_length, clean_up_tokenization_spaces.
+// EncodeWithSpecialTokens then gives what AutoTokenizer gives: like
+// transformers 5, which drops add_bos_token and add_eos_token from the config
+// when a tokenizer.json exists, the file's post-processor decides the special
+// tokens (ConfigAddsBOS reports the config's flags for callers that want them). A special token the config names that is a
+// plain vocabulary entry becomes a special added token, as transformers makes
+// it.
 func Load(dir string) (*Tokenizer, error) {
 	path := filepath.Join(dir, "tokenizer.json")
-	t, err := loadJSON(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	t, err := parseTokenizerJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer %s: %w", path, err)
 	}
 	cfg, err := readModelConfig(dir)
 	if err != nil {
@@ -83,37 +124,89 @@ func Load(dir string) (*Tokenizer, error) {
 	return t, nil
 }
 
-func loadJSON(path string) (*Tokenizer, error) {
-	b, err := os.ReadFile(path)
+// FromJSON builds a Tokenizer from the bytes of a tokenizer.json document
+// and, optionally, of a tokenizer_config.json document (nil when there is
+// none). Without a config it behaves as LoadFile (tokenizers'
+// Tokenizer.from_file); with one, as Load (transformers' AutoTokenizer with
+// that tokenizer_config.json). It is for tokenizers that are not files, such
+// as one built from a GGUF file's metadata.
+func FromJSON(tokenizerJSON, tokenizerConfig []byte) (*Tokenizer, error) {
+	t, err := parseTokenizerJSON(tokenizerJSON)
 	if err != nil {
-		return nil, fmt.Errorf("load tokenizer: %w", err)
+		return nil, err
 	}
-	t, err := parseTokenizerJSON(b)
-	if err != nil {
-		return nil, fmt.Errorf("load tokenizer %s: %w", path, err)
+	cfg := &modelConfig{specials: map[string]string{}}
+	if tokenizerConfig != nil {
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(tokenizerConfig, &raw); err != nil {
+			return nil, fmt.Errorf("%w: tokenizer_config.json: %v", ErrBadTokenizer, err)
+		}
+		if err := cfg.merge(raw); err != nil {
+			return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+		}
+	}
+	if err := t.applyConfig(cfg); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
 // parseTokenizerJSON builds a Tokenizer from the bytes of a tokenizer.json.
 func parseTokenizerJSON(b []byte) (*Tokenizer, error) {
+	t, err := parseTokenizerJSONInner(b)
+	if err != nil && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrBadTokenizer) {
+		err = fmt.Errorf("%w: %w", ErrBadTokenizer, err)
+	}
+	return t, err
+}
+
+func parseTokenizerJSONInner(b []byte) (*Tokenizer, error) {
 	var f fileJSON
 	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("parse JSON: %w", err)
 	}
 	t := &Tokenizer{eos: -1, bos: -1, unk: -1, cleanUp: true}
-	var err error
-	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
+	c, err := parseComponent("normalizer", f.Normalizer)
+	if err != nil {
 		return nil, err
 	}
-	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
+	if t.normalizers, err = parseNormalizer(c, "normalizer"); err != nil {
 		return nil, err
 	}
-	if t.byteLevelDecoder, err = parseDecoder(f.Decoder); err != nil {
+	t.formsOnly = true
+	for _, n := range t.normalizers {
+		u, ok := n.(unicodeNorm)
+		if !ok {
+			t.formsOnly = false
+			break
+		}
+		t.forms = append(t.forms, u.form)
+	}
+	if c, err = parseComponent("pre_tokenizer", f.PreTokenizer); err != nil {
 		return nil, err
 	}
-	if err := checkPostProcessor(f.PostProcessor); err != nil {
+	if t.pre, err = parsePreTokenizer(c, "pre_tokenizer"); err != nil {
 		return nil, err
+	}
+	byteLevel := false
+	for i, st := range t.pre {
+		if _, ok := st.(byteLevelPre); ok {
+			if i != len(t.pre)-1 {
+				return nil, fmt.Errorf("%w: pre_tokenizer: ByteLevel must be the last pre-tokenizer", ErrUnsupported)
+			}
+			byteLevel = true
+		}
+	}
+	t.chooseFastPath()
+	if c, err = parseComponent("decoder", f.Decoder); err != nil {
+		return nil, err
+	}
+	if t.decoders, err = parseDecoder(c, "decoder"); err != nil {
+		return nil, err
+	}
+	t.hasDecoder = c != nil
+	if len(t.decoders) == 1 {
+		_, t.byteLevelDecoder = t.decoders[0].(byteLevelDec)
 	}
 	if isNull(f.Model) {
 		return nil, fmt.Errorf("model: missing")
@@ -135,35 +228,26 @@ func parseTokenizerJSON(b []byte) (*Tokenizer, error) {
 	case m.Type == "" && m.Vocab == nil:
 		return nil, fmt.Errorf("model: missing \"type\"")
 	case m.Dropout != nil && *m.Dropout > 0:
-		return nil, fmt.Errorf("model: BPE dropout %v is not supported", *m.Dropout)
-	case m.ByteFallback:
-		return nil, fmt.Errorf("model: BPE byte_fallback is not supported")
+		return nil, fmt.Errorf("%w: model: BPE dropout %v", ErrUnsupported, *m.Dropout)
 	case m.ContinuingSubwordPrefix != nil && *m.ContinuingSubwordPrefix != "":
-		return nil, fmt.Errorf("model: BPE continuing_subword_prefix is not supported")
+		return nil, fmt.Errorf("%w: model: BPE continuing_subword_prefix %q", ErrUnsupported, *m.ContinuingSubwordPrefix)
 	case m.EndOfWordSuffix != nil && *m.EndOfWordSuffix != "":
-		return nil, fmt.Errorf("model: BPE end_of_word_suffix is not supported")
+		return nil, fmt.Errorf("%w: model: BPE end_of_word_suffix %q", ErrUnsupported, *m.EndOfWordSuffix)
 	}
-	merges, err := parseMerges(m.Merges)
-	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	if t.model, err = newBPE(&m, merges); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	t.vocab = m.Vocab
-	t.added = map[string]int{}
-
+	// Ids index tables, so each is bounded by the number of entries: a file
+	// cannot make us allocate more than it holds.
+	limit := len(m.Vocab) + len(f.AddedTokens)
 	maxID := -1
-	for _, id := range m.Vocab {
-		if id < 0 {
-			return nil, fmt.Errorf("model: negative id %d in vocab", id)
+	for tok, id := range m.Vocab {
+		if id < 0 || id >= limit {
+			return nil, fmt.Errorf("model.vocab: token %q has id %d, outside [0, %d) (the number of vocabulary and added-token entries)", tok, id, limit)
 		}
 		maxID = max(maxID, id)
 	}
 	var added []addedToken
 	for i, a := range f.AddedTokens {
-		if a.Id < 0 || a.Id > 1<<30 {
-			return nil, fmt.Errorf("added_tokens[%d]: bad id %d", i, a.Id)
+		if a.Id < 0 || a.Id >= int64(limit) {
+			return nil, fmt.Errorf("added_tokens[%d] %q: id %d outside [0, %d) (the number of vocabulary and added-token entries)", i, a.Content, a.Id, limit)
 		}
 		if a.Content == "" {
 			return nil, fmt.Errorf("added_tokens[%d] (id %d): empty content", i, a.Id)
@@ -174,6 +258,15 @@ func parseTokenizerJSON(b []byte) (*Tokenizer, error) {
 		})
 		maxID = max(maxID, int(a.Id))
 	}
+	merges, err := parseMerges(m.Merges)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if t.model, err = newBPE(&m, merges, byteLevel); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	t.vocab = m.Vocab
+	t.added = map[string]int{}
 	t.entries = make([]tokenEntry, maxID+1)
 	for tok, id := range m.Vocab {
 		t.entries[id] = t.modelEntry(tok)
@@ -182,7 +275,40 @@ func parseTokenizerJSON(b []byte) (*Tokenizer, error) {
 		t.addToken(a)
 	}
 	t.rebuildMatchers()
+	if c, err = parseComponent("post_processor", f.PostProcessor); err != nil {
+		return nil, err
+	}
+	idOK := func(id int) bool { _, ok := t.entry(id); return ok }
+	if t.filePost, err = parsePostProcessor(c, "post_processor", idOK); err != nil {
+		return nil, err
+	}
+	t.post = t.filePost
 	return t, nil
+}
+
+// chooseFastPath picks the pipeline Encode runs when no offsets are asked
+// for: the common byte-level shapes need no alignment bookkeeping.
+func (t *Tokenizer) chooseFastPath() {
+	t.fast = general
+	if !t.formsOnly {
+		return
+	}
+	switch len(t.pre) {
+	case 1:
+		if bl, ok := t.pre[0].(byteLevelPre); ok {
+			t.fastPrefix = bl.addPrefixSpace
+			t.fast = fastByteLevel
+			if bl.useRegex {
+				t.fast = fastByteLevelRegex
+			}
+		}
+	case 2:
+		sp, ok1 := t.pre[0].(splitPre)
+		bl, ok2 := t.pre[1].(byteLevelPre)
+		if ok1 && ok2 && sp.b == bIsolated && !sp.invert && !bl.useRegex && !bl.addPrefixSpace {
+			t.fast, t.fastSplit = fastSplitByteLevel, sp.pat
+		}
+	}
 }
 
 // modelEntry is the entry of a model vocabulary token.
@@ -240,7 +366,7 @@ func (t *Tokenizer) applyConfig(c *modelConfig) error {
 		names[k] = v
 	}
 	for _, k := range []string{"bos_token", "eos_token", "unk_token"} {
-		if _, ok := names[k]; !ok {
+		if _, ok := names[k]; !ok && !c.nulls[k] {
 			if _, found := t.TokenToID(defaultSpecial); found {
 				names[k] = defaultSpecial
 			}
@@ -291,5 +417,9 @@ func (t *Tokenizer) applyConfig(c *modelConfig) error {
 		t.truncSide = Left
 	}
 	t.maxLen = c.maxLen
+	// transformers 5 ignores add_bos_token and add_eos_token when a
+	// tokenizer.json exists (its from_pretrained drops them): the file's
+	// post-processor decides which special tokens encode adds.
+	t.addBOS, t.addEOS = c.addBOS, c.addEOS
 	return nil
 }

@@ -64,3 +64,19 @@ func (t *Tokenizer) TruncationSide() Side { return t.truncSide }
 // ModelMaxLength returns tokenizer_config.json's model_max_length, or 0 when
 // it is absent or effectively unlimited.
 func (t *Tokenizer) ModelMaxLength() int { return t.maxLen }
+
+// ConfigAddsBOS reports tokenizer_config.json's add_bos_token and
+// add_eos_token (set reports whether the config has each). transformers 5
+// ignores both when tokenizer.json exists, and so does
+// EncodeWithSpecialTokens; they matter to code that builds a tokenizer.json
+// (for example from GGUF metadata) and must put the BOS/EOS into its
+// post-processor.
+func (t *Tokenizer) ConfigAddsBOS() (addBOS, addEOS, bosSet, eosSet bool) {
+	if t.addBOS != nil {
+		addBOS, bosSet = *t.addBOS, true
+	}
+	if t.addEOS != nil {
+		addEOS, eosSet = *t.addEOS, true
+	}
+	return
+}
