@@ -19,6 +19,9 @@ type WriteTensor struct {
 	Type  TensorType
 	Shape []int64
 	Data  []byte
+	// Load, when Data is nil, produces the data while the file is written,
+	// so that a large model is converted one tensor at a time.
+	Load func() ([]byte, error)
 }
 
 // Writer collects metadata and tensors and writes a GGUF v3 file laid out
@@ -86,15 +89,14 @@ func (w *Writer) AddTensor(t WriteTensor) error {
 	if len(t.Shape) == 0 || len(t.Shape) > maxDims {
 		return fmt.Errorf("gguf: tensor %q: shape %v: want 1 to %d dimensions", t.Name, t.Shape, maxDims)
 	}
-	dims := make([]int64, len(t.Shape))
-	for i, d := range t.Shape {
-		dims[len(dims)-1-i] = d
-	}
-	size, err := tensorBytes(t.Type, dims)
+	size, err := tensorBytes(t.Type, reversed(t.Shape))
 	if err != nil {
 		return fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
 	}
-	if int64(len(t.Data)) != size {
+	if t.Data == nil && t.Load == nil {
+		return fmt.Errorf("gguf: tensor %q: no data", t.Name)
+	}
+	if t.Data != nil && int64(len(t.Data)) != size {
 		return fmt.Errorf("gguf: tensor %q: %d bytes of data, %v%v needs %d", t.Name, len(t.Data), t.Type, t.Shape, size)
 	}
 	w.names[t.Name] = true
@@ -129,14 +131,28 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		}
 		buf = le.AppendUint32(buf, uint32(t.Type))
 		buf = le.AppendUint64(buf, off)
-		off += pad(uint64(len(t.Data)), w.alignment)
+		size, _ := tensorBytes(t.Type, reversed(t.Shape))
+		off += pad(uint64(size), w.alignment)
 	}
 	buf = append(buf, make([]byte, pad(uint64(len(buf)), w.alignment)-uint64(len(buf)))...)
 	cw.Write(buf)
 	zeros := make([]byte, w.alignment)
 	for _, t := range w.tensors {
-		cw.Write(t.Data)
-		cw.Write(zeros[:pad(uint64(len(t.Data)), w.alignment)-uint64(len(t.Data))])
+		data := t.Data
+		if data == nil {
+			var err error
+			if data, err = t.Load(); err != nil {
+				return cw.n, fmt.Errorf("gguf: tensor %q: %w", t.Name, err)
+			}
+			if size, _ := tensorBytes(t.Type, reversed(t.Shape)); int64(len(data)) != size {
+				return cw.n, fmt.Errorf("gguf: tensor %q: %d bytes of data, %v%v needs %d", t.Name, len(data), t.Type, t.Shape, size)
+			}
+		}
+		cw.Write(data)
+		cw.Write(zeros[:pad(uint64(len(data)), w.alignment)-uint64(len(data))])
+		if cw.err != nil {
+			return cw.n, cw.err
+		}
 	}
 	if cw.err == nil {
 		cw.err = cw.w.(*bufio.Writer).Flush()
@@ -174,6 +190,14 @@ func (w *Writer) WriteFile(path string) (err error) {
 		return fmt.Errorf("gguf: write %s: %w", path, err)
 	}
 	return nil
+}
+
+func reversed(s []int64) []int64 {
+	out := make([]int64, len(s))
+	for i, d := range s {
+		out[len(s)-1-i] = d
+	}
+	return out
 }
 
 func pad(x, a uint64) uint64 { return (x + a - 1) / a * a }

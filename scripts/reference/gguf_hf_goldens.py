@@ -155,6 +155,26 @@ def load_with_transformers(path, logits=True, per_tensor=True):
     return out
 
 
+# "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n" in SmolLM2's ids
+REAL_IDS = [[1, 4093, 198, 1780, 314, 260, 3575, 282, 4649, 47, 2, 198, 1, 520, 9531, 198]]
+
+
+def real_logits(path):
+    """Logits of the real model at every position: the log-sum-exp and the values at fixed columns and
+    at each position's top 5 (the whole 49152-wide rows would be megabytes)."""
+    d = tempfile.mkdtemp()
+    try:
+        os.symlink(os.path.abspath(path), os.path.join(d, "m.gguf"))
+        model = AutoModelForCausalLM.from_pretrained(d, gguf_file="m.gguf", dtype=torch.float32).eval()
+    finally:
+        shutil.rmtree(d)
+    with torch.no_grad():
+        lg = model(torch.tensor(REAL_IDS)).logits[0]
+    cols = sorted(set([0, 1, 2, 198, 504, 4649, 49151] + lg.topk(5, dim=-1).indices.flatten().tolist()))
+    return {"input_ids": REAL_IDS, "columns": cols, "logits": lg[:, cols].tolist(),
+            "logsumexp": torch.logsumexp(lg.double(), dim=-1).tolist()}
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     make("llama", LlamaForCausalLM, LlamaConfig, tie_word_embeddings=False)
@@ -170,6 +190,7 @@ if __name__ == "__main__":
         real = None
     if real:
         g = load_with_transformers(real, logits=False, per_tensor=False)
+        g.update(real_logits(real))
         with open(os.path.join(OUT, "smollm2_hf.json"), "w") as f:
             json.dump(g, f, indent=1)
             f.write("\n")
