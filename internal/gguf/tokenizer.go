@@ -521,3 +521,18 @@ func deriveMerges(tokens []string, scores []float64, vocab map[string]int64) [][
 	}
 	return out
 }
+
+// ConfigJSON returns Config as a tokenizer_config.json document (with
+// "tokenizer_class": "TokenizersBackend", as transformers 5 saves a
+// tokenizer built from a GGUF).
+func (t *HFTokenizer) ConfigJSON() ([]byte, error) {
+	cfg := map[string]any{"tokenizer_class": "TokenizersBackend"}
+	for k, v := range t.Config {
+		cfg[k] = v
+	}
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("gguf: tokenizer config: %w", err)
+	}
+	return append(b, '\n'), nil
+}

@@ -145,6 +145,29 @@ func TestRealSmolLM2Tokenizer(t *testing.T) {
 	})
 }
 
+func TestHFTokenizerConfigJSON(t *testing.T) {
+	f, err := Open(filepath.Join("..", "..", "testdata", "gguf", "tok-smollm.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tok, err := f.HFTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tok.ConfigJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back["eos_token"] != "<|im_end|>" || back["add_bos_token"] != false || back["chat_template"] != tok.Config["chat_template"] {
+		t.Errorf("tokenizer_config.json %s", b)
+	}
+}
+
 func TestHFTokenizerErrors(t *testing.T) {
 	f, err := Open(filepath.Join("..", "..", "testdata", "gguf", "small.gguf"))
 	if err != nil {
