@@ -58,7 +58,7 @@ type Config struct {
 
 	// Llama, Mistral, Qwen2, Qwen3.
 	NumKeyValueHeads    int      `json:"num_key_value_heads"`
-	HeadDim             int      `json:"head_dim"`
+	HeadDim             int      `json:"head_dim,omitempty"`
 	RMSNormEps          float64  `json:"rms_norm_eps"`
 	RopeTheta           *float64 `json:"rope_theta,omitempty"`
 	RopeParameters      *Rope    `json:"rope_parameters,omitempty"`
@@ -241,7 +241,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	bounded := []struct {
-		field string
+		field  string
 		v, max int
 	}{
 		{"vocab_size", c.VocabSize, maxVocab},
@@ -352,6 +352,10 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		if keep[k] {
 			out[k] = v
 		}
+	}
+	if _, ok := out["dtype"]; ok && c.TorchDType != "" {
+		// transformers 5 names it dtype: one value, the weights' own.
+		out["dtype"], _ = json.Marshal(c.TorchDType)
 	}
 	keys := make([]string, 0, len(out))
 	for k := range out {
