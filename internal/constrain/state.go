@@ -62,7 +62,7 @@ const (
 // and at most maxWS whitespace bytes in a row.
 const (
 	maxDigits = 15
-	maxWS     = 24
+	maxWS     = 10
 )
 
 // frame is one level of the stack. Frames are immutable: a transition makes
