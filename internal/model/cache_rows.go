@@ -96,7 +96,7 @@ func (c *Cache) CompactRow(row int64, runs []Run) (int64, error) {
 			for i := range c.layers {
 				l := &c.layers[i]
 				for _, t := range []*torch.Tensor{l.k, l.v} {
-					rowT := s.Narrow(t, 0, row, 1)                                        // [1, nh, Capacity, hs]
+					rowT := s.Narrow(t, 0, row, 1)                                      // [1, nh, Capacity, hs]
 					s.Copy(s.Narrow(rowT, 2, at+k, m), s.Narrow(rowT, 2, r.Start+k, m)) // [1, nh, m, hs]
 				}
 			}

@@ -477,7 +477,7 @@ func (e *Engine) decode(m *model.Model) error {
 	}
 	defer view.Free()
 	h := m.Forward(s, s.Int64(ids, int64(n), 1), model.Pass{Cache: view, Positions: s.Int64(pos, int64(n), 1), Mask: mask}) // [n, 1, H]
-	lg := m.Logits(s, h)                                                                                                      // [n, 1, V]
+	lg := m.Logits(s, h)                                                                                                    // [n, 1, V]
 	if err := s.Err(); err != nil {
 		return fmt.Errorf("serve: decode step over %d rows: %w", n, err)
 	}
