@@ -69,6 +69,7 @@ type Engine struct {
 	tok  *tokenizer.Tokenizer
 	ctxN int // model context
 	V    int
+	eos  map[int]bool // ids that end a sequence: the tokenizer's EOS and config.json's eos_token_id(s)
 	o    EngineOptions
 	m    *Metrics
 
@@ -100,7 +101,11 @@ func NewEngine(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o EngineOption
 		metrics = NewMetrics()
 	}
 	e := &Engine{do: do, tok: tok, ctxN: cfg.MaxPositionEmbeddings, V: cfg.VocabSize, o: o, m: metrics,
+		eos:  map[int]bool{tok.EOSID(): true},
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), exited: make(chan struct{})}
+	for _, id := range cfg.EOSIDs() {
+		e.eos[id] = true
+	}
 	go e.loop()
 	return e
 }

@@ -172,3 +172,51 @@ func TestConstrainedJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchEqualsAloneFamilies: the same for random-weight Llama (GQA) and
+// Qwen3 (q/k norms) models over the demo tokenizer.
+func TestBatchEqualsAloneFamilies(t *testing.T) {
+	base := loadDemo(t)
+	for _, cfgJSON := range []string{
+		`{"model_type":"llama","vocab_size":1024,"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"max_position_embeddings":256,"initializer_range":0.3,"eos_token_id":0,"bos_token_id":0}`,
+		`{"model_type":"qwen3","vocab_size":1024,"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":1,"head_dim":32,"intermediate_size":128,"max_position_embeddings":256,"initializer_range":0.3,"eos_token_id":0,"bos_token_id":0}`,
+	} {
+		cfg, err := model.ParseConfig([]byte(cfgJSON), "test config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &demo{tok: base.tok}
+		if err := torch.Do(context.Background(), func() error {
+			d.m, err = model.NewRandom(cfg, model.DefaultLoadOptions(), 3)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		d.do = func(fn func(*model.Model) error) error {
+			return torch.Do(context.Background(), func() error { return fn(d.m) })
+		}
+		o := DefaultEngineOptions()
+		o.PrefillChunk = 3
+		e := NewEngine(d.do, d.tok, d.m.Config, o, nil)
+		var wg sync.WaitGroup
+		for i, p := range testPrompts {
+			want := d.tok.Decode(d.alone(t, d.tok.Encode(p), 16), true)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				j, err := e.Submit(context.Background(), &Request{Prompt: d.tok.Encode(p), N: 1, MaxTokens: 16, Logprobs: -1})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, finals, _, _ := collect(t, j)
+				if finals[0] != want {
+					t.Errorf("%s prompt %d: batched %q, alone %q", cfg.ModelType, i, finals[0], want)
+				}
+			}()
+		}
+		wg.Wait()
+		e.Close()
+		torch.Do(context.Background(), func() error { d.m.Free(); return nil })
+	}
+}

@@ -57,7 +57,6 @@ func (s *seq) addColumn(c int64) {
 // whether the choice ended.
 func (s *seq) advance(e *Engine, logits []float32) bool {
 	r := s.job.req
-	eos := e.tok.EOSID()
 	var lp []float32
 	if r.Logprobs >= 0 {
 		lp = logSoftmax(logits)
@@ -94,16 +93,15 @@ func (s *seq) advance(e *Engine, logits []float32) bool {
 		tl = s.logprob(e, id, lp, r.Logprobs)
 	}
 	reason := ""
-	if r.Constraint != nil && id != eos {
+	isEOS := e.eos[id]
+	if r.Constraint != nil && !isEOS {
 		s.state, _ = s.state.FeedBytes(e.tokenBytes(id))
 		if s.state.Done() {
 			reason = "stop"
 		}
 	}
 	switch {
-	case !r.IgnoreEOS && id == eos:
-		reason = "stop"
-	case r.Constraint != nil && id == eos:
+	case isEOS && (!r.IgnoreEOS || r.Constraint != nil):
 		reason = "stop"
 	}
 	text := e.tok.Decode(s.out, true)
