@@ -42,6 +42,8 @@ if [[ -z "$model" ]]; then
   cp "$tokjson" "$model/tokenizer.json" # into the temporary model directory, not the repository
 fi
 
+model="$(realpath "$model")"
+
 wait_up() { # url
   for _ in $(seq 1 600); do curl -sf "$1/health" > /dev/null 2>&1 && return 0; sleep 0.5; done
   echo "bench/serve: $1 did not come up" >&2; return 1
@@ -75,8 +77,8 @@ if [[ "${SERVE_BENCH_SKIP_HF:-}" != 1 ]]; then
     port=$((port + 1))
     label="transformers serve${cb:+ $cb}"
     log "$label"
-    "$V/bin/python" -c 'import sys; from transformers.cli.transformers import main; sys.argv = ["transformers", "serve"] + sys.argv[1:]; main()' \
-      --force-model "$model" --device cpu --port "$port" $cb > "$out/hf-serve$cb.log" 2>&1 &
+    HF_HUB_OFFLINE=1 "$V/bin/python" -c 'import sys; from transformers.cli.transformers import main; sys.argv = ["transformers", "serve"] + sys.argv[1:]; main()' \
+      "$model" --device cpu --port "$port" $cb > "$out/hf-serve$cb.log" 2>&1 &
     pids+=($!)
     if wait_up "http://localhost:$port"; then
       "$out/serve-bench" -url "http://localhost:$port/v1" -model "$model" -label "$label" -clients "$CLIENTS" -requests "$REQ" -max-tokens "$TOK" >> "$out/results.jsonl" \

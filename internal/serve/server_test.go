@@ -443,6 +443,13 @@ func Test16StreamingClients(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// The requests were decoded together: some steps ran many rows.
+	if one, all := metricValue(t, ts.URL, `golamini_decode_step_rows_bucket{le="1"}`), metricValue(t, ts.URL, "golamini_decode_step_rows_count"); one == all {
+		t.Errorf("every one of %v decoding steps ran a single row", all)
+	}
+	if many := metricValue(t, ts.URL, "golamini_decode_step_rows_count") - metricValue(t, ts.URL, `golamini_decode_step_rows_bucket{le="8"}`); many == 0 {
+		t.Error("no decoding step ran more than 8 of the 16 requests")
+	}
 }
 
 func TestNAndSeeds(t *testing.T) {
