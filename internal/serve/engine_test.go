@@ -220,3 +220,38 @@ func TestBatchEqualsAloneFamilies(t *testing.T) {
 		torch.Do(context.Background(), func() error { d.m.Free(); return nil })
 	}
 }
+
+// TestCompaction: a batch that never empties runs its shared column past
+// the cache's capacity; rows are compacted and still equal generation
+// alone.
+func TestCompaction(t *testing.T) {
+	d := loadDemo(t)
+	o := DefaultEngineOptions()
+	o.MaxBatch = 3
+	m := NewMetrics()
+	e := NewEngine(d.do, d.tok, d.m.Config, o, m)
+	defer e.Close()
+	var wg sync.WaitGroup
+	for i := range 12 {
+		p := testPrompts[i]
+		n := 80 + 7*i
+		want := d.tok.Decode(d.alone(t, d.tok.Encode(p), n), true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j, err := e.Submit(context.Background(), &Request{Prompt: d.tok.Encode(p), N: 1, MaxTokens: n, IgnoreEOS: false, Logprobs: -1})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, finals, _, _ := collect(t, j)
+			if finals[0] != want {
+				t.Errorf("prompt %d: batched %q, alone %q", i, finals[0], want)
+			}
+		}()
+	}
+	wg.Wait()
+	if m.compactions.v == 0 {
+		t.Error("the cache was never compacted")
+	}
+}
