@@ -33,6 +33,24 @@ func (c *Cache) Rows(n int64) (*Cache, error) {
 	return v, nil
 }
 
+// Zero fills every buffer with zeros. NewCache leaves them uninitialised,
+// which is right when every column a query can see was written first; a
+// batch whose rows skip columns (masked out per row) must zero them once:
+// attention weighs a masked column by 0, and 0 × NaN, which uninitialised
+// memory may hold, is NaN.
+func (c *Cache) Zero() error {
+	s := torch.NewScope()
+	defer s.Close()
+	for i := range c.layers {
+		s.ZeroInPlace(c.layers[i].k)
+		s.ZeroInPlace(c.layers[i].v)
+	}
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("model: zero KV cache: %w", err)
+	}
+	return nil
+}
+
 // Batch is the number of rows of c.
 func (c *Cache) Batch() int64 {
 	if len(c.layers) == 0 {

@@ -282,6 +282,12 @@ func (e *Engine) ensureCaches(m *model.Model) error {
 		if e.big, err = m.NewCache(int64(e.o.MaxBatch), e.capacity()); err != nil {
 			return err
 		}
+		// Rows skip columns (a row that joins late has a gap, masked out);
+		// those must hold finite numbers, and later only model outputs are
+		// written.
+		if err = e.big.Zero(); err != nil {
+			return err
+		}
 	}
 	if e.tmp == nil {
 		if e.tmp, err = m.NewCache(1, int64(e.ctxN)); err != nil {

@@ -244,9 +244,9 @@ func TestCompaction(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			_, finals, _, _ := collect(t, j)
+			_, finals, reasons, _ := collect(t, j)
 			if finals[0] != want {
-				t.Errorf("prompt %d: batched %q, alone %q", i, finals[0], want)
+				t.Errorf("prompt %d: batched %q (%s), alone %q", i, finals[0], reasons[0], want)
 			}
 		}()
 	}

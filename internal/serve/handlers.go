@@ -394,6 +394,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, rq := range p.reqs {
+		rq.StopIDs = s.o.ChatTemplate.StopIDs()
 		for _, st := range s.o.ChatTemplate.Stop() {
 			if st != "" && !slices.Contains(rq.Stop, st) && rq.Constraint == nil {
 				rq.Stop = append(rq.Stop, st)

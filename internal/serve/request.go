@@ -23,6 +23,8 @@ type Request struct {
 	Seed uint64
 	// Stop strings end a choice; its text is cut before the stop string.
 	Stop []string
+	// StopIDs end a choice like EOS (a chat template's end-of-turn tokens).
+	StopIDs []int
 	// IgnoreEOS keeps generating past the end-of-text token.
 	IgnoreEOS bool
 	// Logprobs ≥ 0 reports each token's log-probability and that many most

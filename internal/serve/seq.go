@@ -3,6 +3,7 @@ package serve
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -93,7 +94,7 @@ func (s *seq) advance(e *Engine, logits []float32) bool {
 		tl = s.logprob(e, id, lp, r.Logprobs)
 	}
 	reason := ""
-	isEOS := e.eos[id]
+	isEOS := e.eos[id] || slices.Contains(r.StopIDs, id)
 	if r.Constraint != nil && !isEOS {
 		s.state, _ = s.state.FeedBytes(e.tokenBytes(id))
 		if s.state.Done() {

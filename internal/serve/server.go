@@ -19,12 +19,13 @@ import (
 )
 
 // ChatTemplate renders a conversation as the model's prompt text, with the
-// opening of the assistant's turn when addGenerationPrompt is set. stop
-// lists the strings that end the assistant's turn (its end-of-turn token's
-// text), which end a chat completion besides EOS.
+// opening of the assistant's turn when addGenerationPrompt is set. Stop and
+// StopIDs are the strings and token ids that end the assistant's turn (its
+// end-of-turn token), which end a chat completion besides EOS.
 type ChatTemplate interface {
 	Render(messages []ChatMessage, addGenerationPrompt bool) (string, error)
 	Stop() []string
+	StopIDs() []int
 }
 
 // Options configure a Server.

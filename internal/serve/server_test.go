@@ -34,6 +34,7 @@ func (plainTemplate) Render(ms []ChatMessage, gen bool) (string, error) {
 	return b.String(), nil
 }
 func (plainTemplate) Stop() []string { return []string{"\nuser:"} }
+func (plainTemplate) StopIDs() []int { return nil }
 
 func newTestServer(t *testing.T, mod func(*Options)) (*Server, *httptest.Server) {
 	t.Helper()
