@@ -1,0 +1,538 @@
+// Package serve is golamini's OpenAI-compatible HTTP server and the engine
+// behind it: continuous batching of independent requests over one model,
+// streaming, and JSON output enforced by internal/constrain.
+//
+// The engine keeps one batched KV cache (model.Cache) whose rows are the
+// running sequences. Each iteration on the torch worker runs one chunk of
+// the next prompt's prefill (in a separate one-row cache) and then one
+// decoding step for all running rows: one Forward over [rows, 1] ids, so the
+// weights are read once for every request. Rows join when their prefill
+// ends (the prefilled row is copied in) and leave when they finish or their
+// client goes away (the last row moves into the freed slot). Every row has
+// its own positions and its own set of cache columns, passed to Forward as
+// Positions and a Mask; rows write the same column each step, so a row that
+// joins late has a gap of columns it must not see, and when the columns run
+// out the rows are compacted to the left.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/tokenizer"
+	"github.com/golamini/golamini/internal/torch"
+)
+
+// ErrBusy is returned by Submit when the queue of waiting requests is full.
+var ErrBusy = errors.New("serve: too many requests waiting")
+
+// ErrTooShort is returned by Submit when max tokens cannot hold the
+// shortest output a constraint allows.
+var ErrTooShort = errors.New("serve: max tokens too small")
+
+// ErrClosed is returned by Submit after Close.
+var ErrClosed = errors.New("serve: engine closed")
+
+// EngineOptions configure an Engine.
+type EngineOptions struct {
+	// MaxBatch is the most sequences decoded together (a request with n
+	// choices takes n).
+	MaxBatch int
+	// MaxQueue is the most requests waiting to start; Submit returns
+	// ErrBusy past it.
+	MaxQueue int
+	// PrefillChunk is the most prompt tokens run in one iteration, so a long
+	// prompt does not stall the running streams.
+	PrefillChunk int
+	Logger       zerolog.Logger
+}
+
+// DefaultEngineOptions: 16 sequences, 64 waiting, 128-token prefill chunks.
+func DefaultEngineOptions() EngineOptions {
+	return EngineOptions{MaxBatch: 16, MaxQueue: 64, PrefillChunk: 128, Logger: zerolog.Nop()}
+}
+
+// Do runs fn with the model on the torch worker thread (the runner's
+// accessor, which also guards the model against Close).
+type Do func(fn func(m *model.Model) error) error
+
+// Engine runs requests in a continuous batch.
+type Engine struct {
+	do   Do
+	tok  *tokenizer.Tokenizer
+	ctxN int // model context
+	V    int
+	eos  map[int]bool // ids that end a sequence: the tokenizer's EOS and config.json's eos_token_id(s)
+	o    EngineOptions
+	m    *Metrics
+
+	mu     sync.Mutex
+	queue  []*Job
+	active bool // rows running or a prefill under way (set by the loop)
+	closed bool
+	wake   chan struct{}
+	quit   chan struct{}
+	exited chan struct{}
+
+	// Owned by the loop (the torch worker runs it):
+	rows    []*seq
+	big     *model.Cache // MaxBatch rows
+	tmp     *model.Cache // one row, for prefill
+	pf      *Job         // being prefilled
+	threads int
+}
+
+// NewEngine makes an engine and starts its loop.
+func NewEngine(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o EngineOptions, metrics *Metrics) *Engine {
+	if o.MaxBatch < 1 {
+		o.MaxBatch = 1
+	}
+	if o.PrefillChunk < 1 {
+		o.PrefillChunk = 128
+	}
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
+	e := &Engine{do: do, tok: tok, ctxN: cfg.MaxPositionEmbeddings, V: cfg.VocabSize, o: o, m: metrics,
+		eos:  map[int]bool{tok.EOSID(): true},
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), exited: make(chan struct{})}
+	for _, id := range cfg.EOSIDs() {
+		e.eos[id] = true
+	}
+	go e.loop()
+	return e
+}
+
+// Context is the model's context length: prompt plus max tokens must fit.
+func (e *Engine) Context() int { return e.ctxN }
+
+// Submit queues r; the job's events come as it runs. ctx cancels it (a
+// client that went away): its rows are freed at the next token boundary.
+func (e *Engine) Submit(ctx context.Context, r *Request) (*Job, error) {
+	if r.N < 1 || r.N > e.o.MaxBatch {
+		return nil, fmt.Errorf("serve: n = %d outside [1, %d]", r.N, e.o.MaxBatch)
+	}
+	if len(r.Prompt) == 0 || r.MaxTokens < 1 || len(r.Prompt)+r.MaxTokens > e.ctxN {
+		return nil, fmt.Errorf("serve: prompt of %d tokens + %d new tokens does not fit the context of %d", len(r.Prompt), r.MaxTokens, e.ctxN)
+	}
+	if r.Constraint != nil {
+		if need := r.Constraint.Grammar().Start().MinClose(); need > r.MaxTokens {
+			return nil, fmt.Errorf("%w: the shortest output that fits the response format takes up to %d tokens, more than max tokens %d", ErrTooShort, need, r.MaxTokens)
+		}
+	}
+	if r.TopP <= 0 || r.TopP > 1 {
+		r.TopP = 1
+	}
+	j := &Job{req: r, ctx: ctx, start: time.Now(), open: r.N, Events: make(chan Event, r.N*(r.MaxTokens+1)+2)}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	if len(e.queue) >= e.o.MaxQueue {
+		return nil, ErrBusy
+	}
+	e.queue = append(e.queue, j)
+	e.m.queue.Set(float64(len(e.queue)))
+	e.signal()
+	return j, nil
+}
+
+func (e *Engine) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the loop: running and waiting jobs end with ErrClosed, and
+// the caches are freed.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	if !e.closed {
+		e.closed = true
+		close(e.quit)
+	}
+	e.mu.Unlock()
+	<-e.exited
+}
+
+func (e *Engine) idle() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.active && len(e.queue) == 0
+}
+
+func (e *Engine) loop() {
+	defer close(e.exited)
+	for {
+		if e.idle() {
+			select {
+			case <-e.wake:
+			case <-e.quit:
+			}
+		}
+		select {
+		case <-e.quit:
+			e.shutdown()
+			return
+		default:
+		}
+		err := e.do(func(m *model.Model) error { return e.step(m) })
+		if err != nil {
+			e.o.Logger.Error().Err(err).Msg("serve: engine step failed; failing running requests")
+			e.failAll(err)
+		}
+		e.mu.Lock()
+		e.active = len(e.rows) > 0 || e.pf != nil
+		e.mu.Unlock()
+	}
+}
+
+// shutdown ends every job and frees the caches.
+func (e *Engine) shutdown() {
+	e.failAll(ErrClosed)
+	e.mu.Lock()
+	q := e.queue
+	e.queue = nil
+	e.mu.Unlock()
+	for _, j := range q {
+		j.fail(ErrClosed)
+	}
+	_ = torch.Do(context.Background(), func() error {
+		e.big.Free()
+		e.tmp.Free()
+		e.big, e.tmp = nil, nil
+		return nil
+	})
+}
+
+// failAll ends the running jobs with err and forgets their rows.
+func (e *Engine) failAll(err error) {
+	seen := map[*Job]bool{}
+	e.mu.Lock()
+	rows, pf := e.rows, e.pf
+	e.rows, e.pf = nil, nil
+	e.mu.Unlock()
+	for _, s := range rows {
+		if !seen[s.job] {
+			seen[s.job] = true
+			s.job.fail(err)
+		}
+	}
+	if pf != nil && !seen[pf] {
+		pf.fail(err)
+	}
+	if e.big != nil {
+		e.big.Len = 0
+	}
+	e.m.batch.Set(0)
+}
+
+func (j *Job) fail(err error) {
+	if j.open < 0 {
+		return
+	}
+	j.open = -1
+	j.Events <- Event{Err: err}
+	close(j.Events)
+}
+
+// step is one iteration: drop cancelled work, advance the prefill, decode
+// one token for every running row.
+func (e *Engine) step(m *model.Model) error {
+	defer torch.NoGrad()()
+	if e.threads == 0 {
+		n, err := torch.NumThreads()
+		if err != nil {
+			return err
+		}
+		e.threads = n
+		m.AdviseHugePages()
+	}
+	if err := e.ensureCaches(m); err != nil {
+		return err
+	}
+	if err := e.dropCancelled(); err != nil {
+		return err
+	}
+	if err := e.prefill(m); err != nil {
+		return err
+	}
+	if len(e.rows) > 0 {
+		return e.decode(m)
+	}
+	return nil
+}
+
+// capacity of the batch cache: the context plus room to run before
+// compacting.
+func (e *Engine) capacity() int64 { return int64(e.ctxN + max(64, e.ctxN/4)) }
+
+func (e *Engine) ensureCaches(m *model.Model) error {
+	var err error
+	if e.big == nil {
+		if e.big, err = m.NewCache(int64(e.o.MaxBatch), e.capacity()); err != nil {
+			return err
+		}
+		// Rows skip columns (a row that joins late has a gap, masked out);
+		// those must hold finite numbers, and later only model outputs are
+		// written.
+		if err = e.big.Zero(); err != nil {
+			return err
+		}
+	}
+	if e.tmp == nil {
+		if e.tmp, err = m.NewCache(1, int64(e.ctxN)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setThreads: libtorch's own thread team only for steps over many positions
+// (a prefill chunk); decoding steps of a few rows run their matrix products
+// through torch.RowLinear, which spreads them itself (as generate does).
+func (e *Engine) setThreads(positions int) error {
+	n := e.threads
+	if positions <= torch.RowLinearMaxRows {
+		n = 1
+	}
+	if cur, err := torch.NumThreads(); err != nil || cur == n {
+		return err
+	}
+	return torch.SetNumThreads(n)
+}
+
+func (e *Engine) dropCancelled() error {
+	for i := 0; i < len(e.rows); {
+		s := e.rows[i]
+		if s.job.ctx.Err() == nil && s.job.open >= 0 {
+			i++
+			continue
+		}
+		if s.job.open >= 0 {
+			s.job.fail(s.job.ctx.Err())
+			e.m.cancelled.Inc()
+		}
+		if err := e.removeRow(i); err != nil {
+			return err
+		}
+	}
+	if e.pf != nil && e.pf.ctx.Err() != nil {
+		e.pf.fail(e.pf.ctx.Err())
+		e.m.cancelled.Inc()
+		e.pf = nil
+	}
+	return nil
+}
+
+// removeRow frees row i: the last row moves into it.
+func (e *Engine) removeRow(i int) error {
+	last := len(e.rows) - 1
+	if i != last {
+		if err := e.big.CopyRow(int64(i), e.big, int64(last), e.big.Len); err != nil {
+			return err
+		}
+		e.rows[i] = e.rows[last]
+	}
+	e.rows[last] = nil
+	e.rows = e.rows[:last]
+	e.m.batch.Set(float64(len(e.rows)))
+	return nil
+}
+
+// prefill runs one chunk of the job being prefilled, starting the next
+// waiting one when there is room in the batch.
+func (e *Engine) prefill(m *model.Model) error {
+	if e.pf == nil {
+		e.mu.Lock()
+		for len(e.queue) > 0 && e.pf == nil {
+			j := e.queue[0]
+			if j.ctx.Err() != nil {
+				e.queue = e.queue[1:]
+				j.fail(j.ctx.Err())
+				e.m.cancelled.Inc()
+				continue
+			}
+			if len(e.rows)+j.req.N > e.o.MaxBatch {
+				break
+			}
+			e.queue = e.queue[1:]
+			e.pf = j
+			e.tmp.Len = 0
+			e.m.queueWait.Observe(time.Since(jobStart(j)).Seconds())
+		}
+		e.m.queue.Set(float64(len(e.queue)))
+		e.mu.Unlock()
+		if e.pf == nil {
+			return nil
+		}
+	}
+	j := e.pf
+	p := j.req.Prompt
+	T := min(e.o.PrefillChunk, len(p)-j.filled)
+	if err := e.setThreads(T); err != nil {
+		return err
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	ids := make([]int64, T)
+	for i := range ids {
+		ids[i] = int64(p[j.filled+i])
+	}
+	h := m.Forward(s, s.Int64(ids, 1, int64(T)), model.Pass{Cache: e.tmp}) // [1, T, H]
+	j.filled += T
+	if j.filled < len(p) {
+		return s.Err()
+	}
+	lg := m.Logits(s, s.Narrow(h, 1, int64(T-1), 1)) // [1, 1, V]
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("serve: prefill: %w", err)
+	}
+	logits, err := lg.Float32s()
+	if err != nil {
+		return fmt.Errorf("serve: prefill: %w", err)
+	}
+	e.pf = nil
+	// Every choice starts from the prompt's row; the batch's next column
+	// must lie past the prompt's columns.
+	L := int64(len(p))
+	if len(e.rows) == 0 {
+		e.big.Len = L
+	} else if e.big.Len < L {
+		e.big.Len = L
+	}
+	if e.big.Len+1 > e.big.Capacity {
+		if err := e.compact(); err != nil {
+			return err
+		}
+	}
+	for c := 0; c < j.req.N; c++ {
+		sq := newSeq(e, j, c)
+		row := append([]float32(nil), logits...)
+		if sq.advance(e, row) {
+			continue // ended at its first token
+		}
+		if err := e.big.CopyRow(int64(len(e.rows)), e.tmp, 0, L); err != nil {
+			return err
+		}
+		sq.runs = []model.Run{{Start: 0, Len: L}}
+		e.rows = append(e.rows, sq)
+	}
+	e.m.batch.Set(float64(len(e.rows)))
+	return nil
+}
+
+// compact moves every row's columns to the left of the batch cache.
+func (e *Engine) compact() error {
+	var top int64
+	for i, s := range e.rows {
+		n, err := e.big.CompactRow(int64(i), s.runs)
+		if err != nil {
+			return err
+		}
+		s.runs = []model.Run{{Start: 0, Len: n}}
+		top = max(top, n)
+	}
+	e.big.Len = top
+	e.m.compactions.Inc()
+	return nil
+}
+
+// decode feeds every row its last token and picks the next.
+func (e *Engine) decode(m *model.Model) error {
+	if e.big.Len+1 > e.big.Capacity {
+		if err := e.compact(); err != nil {
+			return err
+		}
+	}
+	n := len(e.rows)
+	if err := e.setThreads(n); err != nil {
+		return err
+	}
+	start := time.Now()
+	s := torch.NewScope()
+	defer s.Close()
+	L := e.big.Len
+	S := L + 1
+	ids := make([]int64, n)
+	pos := make([]int64, n)
+	raw := make([]byte, int64(n)*S)
+	for i, sq := range e.rows {
+		ids[i] = int64(sq.last)
+		pos[i] = sq.pos
+		row := raw[int64(i)*S : int64(i+1)*S]
+		for _, r := range sq.runs {
+			for c := r.Start; c < r.Start+r.Len; c++ {
+				row[c] = 1
+			}
+		}
+		row[L] = 1 // itself
+	}
+	mask, err := torch.FromRaw(raw, torch.Bool, int64(n), 1, 1, S) // [n, 1, 1, S]
+	if err != nil {
+		return err
+	}
+	s.Own(mask)
+	view, err := e.big.Rows(int64(n))
+	if err != nil {
+		return err
+	}
+	defer view.Free()
+	h := m.Forward(s, s.Int64(ids, int64(n), 1), model.Pass{Cache: view, Positions: s.Int64(pos, int64(n), 1), Mask: mask}) // [n, 1, H]
+	lg := m.Logits(s, h)                                                                                                    // [n, 1, V]
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("serve: decode step over %d rows: %w", n, err)
+	}
+	logits, err := lg.Float32s()
+	if err != nil {
+		return fmt.Errorf("serve: decode step: %w", err)
+	}
+	e.big.Len = view.Len
+	V := len(logits) / n
+	for i, sq := range e.rows {
+		sq.addColumn(L)
+		sq.pos++
+		if sq.advance(e, logits[i*V:(i+1)*V]) {
+			sq.finished = true
+		}
+	}
+	for i := 0; i < len(e.rows); {
+		if e.rows[i].finished {
+			if err := e.removeRow(i); err != nil {
+				return err
+			}
+			continue
+		}
+		i++
+	}
+	e.m.stepSeconds.Observe(time.Since(start).Seconds())
+	e.m.stepRows.Observe(float64(n))
+	return nil
+}
+
+// logSoftmax returns log-probabilities of logits.
+func logSoftmax(logits []float32) []float32 {
+	mx := float32(math.Inf(-1))
+	for _, l := range logits {
+		mx = max(mx, l)
+	}
+	var sum float64
+	for _, l := range logits {
+		sum += math.Exp(float64(l - mx))
+	}
+	lse := float64(mx) + math.Log(sum)
+	out := make([]float32, len(logits))
+	for i, l := range logits {
+		out[i] = float32(float64(l) - lse)
+	}
+	return out
+}

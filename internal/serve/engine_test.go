@@ -1,0 +1,257 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/golamini/golamini/internal/constrain"
+	"github.com/golamini/golamini/internal/generate"
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/testutil"
+	"github.com/golamini/golamini/internal/tokenizer"
+	"github.com/golamini/golamini/internal/torch"
+)
+
+type demo struct {
+	m   *model.Model
+	tok *tokenizer.Tokenizer
+	do  Do
+}
+
+var (
+	demoOnce sync.Once
+	demoM    *demo
+	demoErr  error
+)
+
+// loadDemo loads testdata/models/demo once per test binary.
+func loadDemo(t *testing.T) *demo {
+	t.Helper()
+	dir := testutil.Testdata(t, "models", "demo")
+	demoOnce.Do(func() {
+		d := &demo{}
+		if d.tok, demoErr = tokenizer.Load(dir); demoErr != nil {
+			return
+		}
+		demoErr = torch.Do(context.Background(), func() error {
+			var err error
+			d.m, err = model.Load(context.Background(), dir, model.DefaultLoadOptions())
+			return err
+		})
+		d.do = func(fn func(*model.Model) error) error {
+			return torch.Do(context.Background(), func() error { return fn(d.m) })
+		}
+		demoM = d
+	})
+	if demoErr != nil {
+		t.Fatal(demoErr)
+	}
+	return demoM
+}
+
+// alone generates for one prompt with internal/generate, as `golamini
+// infer` does.
+func (d *demo) alone(t *testing.T, prompt []int, maxNew int) []int {
+	t.Helper()
+	o := generate.DefaultOptions()
+	o.MaxNewTokens, o.EOSID = maxNew, d.tok.EOSID()
+	var res []generate.Result
+	err := torch.Do(context.Background(), func() error {
+		var err error
+		res, err = generate.Generate(context.Background(), d.m, [][]int{prompt}, o, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0].NewIDs
+}
+
+func collect(t *testing.T, j *Job) (texts []string, finals []string, reasons []string, u Usage) {
+	t.Helper()
+	n := j.req.N
+	texts, finals, reasons = make([]string, n), make([]string, n), make([]string, n)
+	for ev := range j.Events {
+		if ev.Err != nil {
+			t.Fatalf("job failed: %v", ev.Err)
+		}
+		if ev.Done {
+			u = ev.Usage
+			continue
+		}
+		texts[ev.Choice] += ev.Text
+		if ev.Finish != "" {
+			finals[ev.Choice], reasons[ev.Choice] = ev.Final, ev.Finish
+		}
+	}
+	return
+}
+
+var testPrompts = []string{
+	"How do I add data to Lamini?", "What is golamini?", "Train a model", "The quick brown fox",
+	"Question: what does the runner do?\nAnswer:", "a", "Hello, world", "Explain KV caches.",
+	"Why Go?", "List three colors:", "1 2 3 4", "Lamini is", "def main():", "The answer is",
+	"Once upon a time there was a model that", "Fine-tuning means",
+}
+
+// TestBatchEqualsAlone: the greedy text of each of 16 concurrent requests
+// equals what generation gives it alone.
+func TestBatchEqualsAlone(t *testing.T) {
+	d := loadDemo(t)
+	o := DefaultEngineOptions()
+	o.PrefillChunk = 5 // several chunks per prompt, interleaved with decoding
+	e := NewEngine(d.do, d.tok, d.m.Config, o, nil)
+	defer e.Close()
+	want := make([][]int, len(testPrompts))
+	for i, p := range testPrompts {
+		want[i] = d.alone(t, d.tok.Encode(p), 24+i)
+	}
+	var wg sync.WaitGroup
+	got := make([]string, len(testPrompts))
+	for i, p := range testPrompts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j, err := e.Submit(context.Background(), &Request{Prompt: d.tok.Encode(p), N: 1, MaxTokens: 24 + i, Logprobs: -1, CleanUp: true})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			texts, finals, _, u := collect(t, j)
+			got[i] = finals[0]
+			if want, _ := cutStop(texts[0], nil); !strings.HasPrefix(d.tok.Decode(d.tok.Encode(want), true), want) {
+				t.Errorf("streamed text %q", texts[0])
+			}
+			if u.PromptTokens != len(d.tok.Encode(p)) {
+				t.Errorf("usage %+v", u)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range testPrompts {
+		w := d.tok.DecodeTransformers(want[i], true)
+		if got[i] != w {
+			t.Errorf("prompt %d %q: batched %q, alone %q", i, testPrompts[i], got[i], w)
+		}
+	}
+}
+
+func TestConstrainedJSON(t *testing.T) {
+	d := loadDemo(t)
+	e := NewEngine(d.do, d.tok, d.m.Config, DefaultEngineOptions(), nil)
+	defer e.Close()
+	toks := make([][]byte, d.m.Config.VocabSize)
+	for id := range toks {
+		toks[id], _ = d.tok.TokenBytes(id)
+	}
+	cache := constrain.NewCache(constrain.NewVocab(toks, d.tok.EOSID()), 8)
+	g, err := constrain.CompileSchema([]byte(`{"type":"object","properties":{"answer":{"type":"string"},"score":{"type":"integer"}},"required":["answer","score"],"additionalProperties":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submit(context.Background(), &Request{Prompt: []int{1}, N: 1, MaxTokens: 22, Constraint: cache.Index(g)}); !errors.Is(err, ErrTooShort) {
+		t.Errorf("max tokens 22 < 23 bytes: err %v", err)
+	}
+	for seed := range 6 {
+		for _, maxTok := range []int{23, 40} {
+			j, err := e.Submit(context.Background(), &Request{Prompt: d.tok.Encode("Answer in JSON:"), N: 2, MaxTokens: maxTok,
+				Temperature: float64(seed) / 2, TopP: 1, Seed: uint64(seed), Logprobs: -1, Constraint: cache.Index(g)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, finals, _, _ := collect(t, j)
+			for _, f := range finals {
+				s, ok := g.Start().FeedBytes([]byte(f))
+				if !ok || !s.Accepting() {
+					t.Errorf("seed %d max %d: %q is not valid", seed, maxTok, f)
+				}
+			}
+		}
+	}
+}
+
+// TestBatchEqualsAloneFamilies: the same for random-weight Llama (GQA) and
+// Qwen3 (q/k norms) models over the demo tokenizer.
+func TestBatchEqualsAloneFamilies(t *testing.T) {
+	base := loadDemo(t)
+	for _, cfgJSON := range []string{
+		`{"model_type":"llama","vocab_size":1024,"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"intermediate_size":128,"max_position_embeddings":256,"initializer_range":0.3,"eos_token_id":0,"bos_token_id":0}`,
+		`{"model_type":"qwen3","vocab_size":1024,"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":1,"head_dim":32,"intermediate_size":128,"max_position_embeddings":256,"initializer_range":0.3,"eos_token_id":0,"bos_token_id":0}`,
+	} {
+		cfg, err := model.ParseConfig([]byte(cfgJSON), "test config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &demo{tok: base.tok}
+		if err := torch.Do(context.Background(), func() error {
+			d.m, err = model.NewRandom(cfg, model.DefaultLoadOptions(), 3)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		d.do = func(fn func(*model.Model) error) error {
+			return torch.Do(context.Background(), func() error { return fn(d.m) })
+		}
+		o := DefaultEngineOptions()
+		o.PrefillChunk = 3
+		e := NewEngine(d.do, d.tok, d.m.Config, o, nil)
+		var wg sync.WaitGroup
+		for i, p := range testPrompts {
+			want := d.tok.Decode(d.alone(t, d.tok.Encode(p), 16), true)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				j, err := e.Submit(context.Background(), &Request{Prompt: d.tok.Encode(p), N: 1, MaxTokens: 16, Logprobs: -1})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, finals, _, _ := collect(t, j)
+				if finals[0] != want {
+					t.Errorf("%s prompt %d: batched %q, alone %q", cfg.ModelType, i, finals[0], want)
+				}
+			}()
+		}
+		wg.Wait()
+		e.Close()
+		torch.Do(context.Background(), func() error { d.m.Free(); return nil })
+	}
+}
+
+// TestCompaction: a batch that never empties runs its shared column past
+// the cache's capacity; rows are compacted and still equal generation
+// alone.
+func TestCompaction(t *testing.T) {
+	d := loadDemo(t)
+	o := DefaultEngineOptions()
+	o.MaxBatch = 3
+	m := NewMetrics()
+	e := NewEngine(d.do, d.tok, d.m.Config, o, m)
+	defer e.Close()
+	var wg sync.WaitGroup
+	for i := range 12 {
+		p := testPrompts[i]
+		n := 80 + 7*i
+		want := d.tok.Decode(d.alone(t, d.tok.Encode(p), n), true)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			j, err := e.Submit(context.Background(), &Request{Prompt: d.tok.Encode(p), N: 1, MaxTokens: n, IgnoreEOS: false, Logprobs: -1})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, finals, reasons, _ := collect(t, j)
+			if finals[0] != want {
+				t.Errorf("prompt %d: batched %q (%s), alone %q", i, finals[0], reasons[0], want)
+			}
+		}()
+	}
+	wg.Wait()
+	if m.compactions.v == 0 {
+		t.Error("the cache was never compacted")
+	}
+}
