@@ -3,6 +3,7 @@ module github.com/golamini/golamini
 go 1.26.0
 
 require (
+	github.com/ardanlabs/jinja v1.8.0
 	github.com/mattn/go-isatty v0.0.20
 	github.com/rs/zerolog v1.35.1
 	github.com/sugarme/gotch v0.9.1
