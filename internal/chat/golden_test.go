@@ -142,3 +142,57 @@ func TestGoldensCoverRealTemplates(t *testing.T) {
 		t.Error("goldens lost the namespace template")
 	}
 }
+
+// TestAssistantSpansMatchReference: the labelled ranges equal those the reference script found
+// with transformers (by rendering each conversation prefix), for every golden that has them.
+func TestAssistantSpansMatchReference(t *testing.T) {
+	g := loadGoldens(t)
+	cache := map[string]*Template{}
+	n := 0
+	for _, c := range g.Cases {
+		if c.AssistantSpans == nil {
+			continue
+		}
+		tm := goldenTemplate(t, g, c.Template, cache)
+		text, spans, err := AssistantSpans(tm, c.input(), tm.Special["eos_token"])
+		if err != nil {
+			t.Errorf("%s/%s: %v", c.Template, c.Name, err)
+			continue
+		}
+		if text != *c.Text {
+			t.Errorf("%s/%s: text differs", c.Template, c.Name)
+		}
+		if len(spans) != len(c.AssistantSpans) {
+			t.Errorf("%s/%s: %d spans, want %d", c.Template, c.Name, len(spans), len(c.AssistantSpans))
+			continue
+		}
+		for i, s := range c.AssistantSpans {
+			want := Span{runeToByte(text, s[0]), runeToByte(text, s[1])}
+			if spans[i] != want {
+				t.Errorf("%s/%s span %d: %v %q, want %v %q", c.Template, c.Name, i, spans[i], text[spans[i].Start:spans[i].End], want, text[want.Start:want.End])
+			}
+		}
+		n++
+	}
+	if n < 8 {
+		t.Errorf("only %d goldens with assistant spans", n)
+	}
+}
+
+func TestAssistantSpansErrors(t *testing.T) {
+	tm, err := Parse("{% for m in messages %}{{ m.role }}: {{ m.content | upper }}\n{% endfor %}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Messages: []Message{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}}}
+	if _, _, err := AssistantSpans(tm, in, "\n"); !errors.Is(err, ErrSpan) || !strings.Contains(err.Error(), "message 1") {
+		t.Errorf("rewritten content: %v", err)
+	}
+	tm, _ = Parse("{% for m in messages %}{{ m.role }}: {{ m.content }}{% endfor %}")
+	if _, _, err := AssistantSpans(tm, in, "<end>"); !errors.Is(err, ErrSpan) || !strings.Contains(err.Error(), `"<end>"`) {
+		t.Errorf("no end of turn: %v", err)
+	}
+	if _, err := tm.Render(Input{}); !errors.Is(err, ErrInput) {
+		t.Errorf("empty conversation: %v", err)
+	}
+}
