@@ -32,6 +32,9 @@ type GenerateOptions struct {
 	// StopStrings end generation when the output contains one; the output
 	// is cut before it.
 	StopStrings []string
+	// StopTokenIDs end generation when generated, like EOS (Chat sets them
+	// to the model's end-of-turn tokens).
+	StopTokenIDs []int
 	// Seed for sampling; the same seed gives the same text. 0 uses the
 	// runner's Options.Seed.
 	Seed uint64
@@ -133,7 +136,7 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 	go_ := generate.Options{
 		MaxNewTokens: o.MaxNewTokens, Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP,
 		RepetitionPenalty: o.RepetitionPenalty, StopAtEOS: o.StopAtEOS, EOSID: r.tok.EOSID(),
-		StopStrings: o.StopStrings, Seed: o.Seed, UseCache: true,
+		StopStrings: o.StopStrings, StopIDs: o.StopTokenIDs, Seed: o.Seed, UseCache: true,
 	}
 	if go_.Seed == 0 {
 		go_.Seed = r.opts.Seed
