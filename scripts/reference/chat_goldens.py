@@ -11,6 +11,8 @@ Each case: {"template": name, "name", "messages", "add_generation_prompt", "tool
   ids:   apply_chat_template(..., tokenize=True) for the real tokenizers (checked here to equal
          tokenizer(text, add_special_tokens=False)), so `golamini tokenize --chat` is checked too
   error: the message of the TemplateError a template raised (raise_exception), when it raised
+  assistant_mask: 1 for the tokens of ids inside assistant_spans, as transformers marks a
+         {% generation %} block's tokens (char_to_token of its first and last characters)
   assistant_spans: for conversations with assistant turns (real templates only), the character
          ranges [start, end) in text that carry each assistant message's content followed by the
          tokenizer's eos/end-of-turn token, found here the way TRL finds a turn, by rendering the
@@ -174,6 +176,20 @@ def assistant_spans(tok, messages, text, tools, extra):
     return spans
 
 
+def assistant_mask(tok, text, spans):
+    """Per-token 0/1 mask of the spans, made the way apply_chat_template(return_assistant_tokens_mask=True)
+    turns its {% generation %} character ranges into tokens (char_to_token of the first and last character)."""
+    enc = tok(text, add_special_tokens=False)
+    mask = [0] * len(enc["input_ids"])
+    for start, end in spans:
+        first, last = enc.char_to_token(start), enc.char_to_token(end - 1)
+        if first is None:
+            break
+        for i in range(first, last + 1 if last is not None else len(mask)):
+            mask[i] = 1
+    return mask
+
+
 def main():
     cases = []
     special = {}
@@ -198,6 +214,7 @@ def main():
                     spans = assistant_spans(tok, messages, text, tools, extra)
                     if spans is not None:
                         row["assistant_spans"] = spans
+                        row["assistant_mask"] = assistant_mask(tok, text, spans)
                 cases.append(row)
     tok = AutoTokenizer.from_pretrained(os.path.join(SHARED, "smollm2"))
     for name, messages, agps, tools, extra in TEMPLATE_CASES:
