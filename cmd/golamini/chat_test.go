@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/tokenizer"
 	"github.com/golamini/golamini/runner"
 )
 
@@ -77,5 +79,38 @@ func TestChatCLI(t *testing.T) {
 	_, errs, code = chatRun(t, "hi\n", "--model", filepath.Join(filepath.Dir(projectTokenizerDir(t)), "models", "demo"))
 	if code != 1 || !strings.Contains(errs, "no chat template") {
 		t.Errorf("no template: exit %d %s", code, errs)
+	}
+}
+
+// TestTrainChatCLI: `train --chat` trains on conversations and `--chat-template` on pairs in the
+// model's chat format; mixing the two flags is a usage error.
+func TestTrainChatCLI(t *testing.T) {
+	dir := demoChatDir(t)
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := any(tok).(data.OffsetEncoder); !ok {
+		t.Skip("the tokenizer package has no EncodeOffsets yet")
+	}
+	convs := filepath.Join(t.TempDir(), "chat.jsonl")
+	os.WriteFile(convs, []byte(`{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}`+"\n"+
+		`{"messages": [{"role": "user", "content": "How?"}, {"role": "assistant", "content": "Like this."}]}`+"\n"), 0o644)
+	pairs := filepath.Join(filepath.Dir(projectTokenizerDir(t)), "sdk_qa.jsonl")
+	for _, args := range [][]string{
+		{"--data", convs, "--chat", "--eval-fraction", "0"},
+		{"--data", pairs, "--input-key", "question", "--output-key", "answer", "--chat-template", "--max-length", "64"},
+	} {
+		out := t.TempDir()
+		var so, se bytes.Buffer
+		code := runMain(context.Background(), append([]string{"train", "--model", dir, "--output-dir", out, "--max-steps", "1",
+			"--per-device-train-batch-size", "2", "--save-strategy", "no", "--quiet"}, args...), strings.NewReader(""), &so, &se)
+		if code != 0 || !strings.Contains(so.String(), "trained 1 steps") {
+			t.Errorf("%v: exit %d %q %s", args, code, so.String(), se.String())
+		}
+	}
+	var so, se bytes.Buffer
+	if code := runMain(context.Background(), []string{"train", "--model", dir, "--data", convs, "--chat", "--chat-template"}, strings.NewReader(""), &so, &se); code != 2 {
+		t.Errorf("--chat with --chat-template: exit %d %s", code, se.String())
 	}
 }
