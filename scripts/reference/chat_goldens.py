@@ -29,6 +29,7 @@ import os
 import sys
 
 import jinja2
+import transformers
 from transformers import AutoTokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -191,6 +192,11 @@ def assistant_mask(tok, text, spans):
 
 
 def main():
+    if int(transformers.__version__.split(".")[0]) < 5:
+        # transformers 4 reads chat_template.jinja and passes special tokens differently: these goldens are 5.x's.
+        print(f"chat_goldens.py needs transformers 5 (found {transformers.__version__}); run it with "
+              "~/.cache/golamini/venv-ref5/bin/python (scripts/reference/requirements-v5.txt). Nothing written.", file=sys.stderr)
+        return
     cases = []
     special = {}
     for name in ["qwen2.5", "smollm2"]:
