@@ -10,6 +10,7 @@ import (
 
 	"github.com/golamini/golamini/internal/chat"
 	"github.com/golamini/golamini/internal/generate"
+	"github.com/golamini/golamini/internal/tokenizer"
 )
 
 // Message is one turn of a conversation: {"role": "system"|"user"|"assistant"|"tool", "content": ...}.
@@ -119,7 +120,14 @@ func (r *Runner) ChatStream(ctx context.Context, messages []Message, o ChatOptio
 		sent = len(text)
 		return onText(piece)
 	}
-	gs, err := r.generate(ctx, []string{prompt}, g, cb)
+	// The rendered text is encoded as apply_chat_template(tokenize=True) does:
+	// the template wrote the special tokens it wants, none are added on top.
+	maxIn, err := r.maxInput(g)
+	if err != nil {
+		return "", err
+	}
+	promptIDs := tokenizer.Truncate(r.tok.Encode(prompt), maxIn, tokenizer.Left)
+	gs, err := r.generateIDs(ctx, [][]int{promptIDs}, g, cb)
 	if err != nil {
 		return "", err
 	}

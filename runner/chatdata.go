@@ -69,10 +69,7 @@ func (r *Runner) chatRows(o DataOptions) (trainRows, evalRows []data.Tokenized, 
 	if eot == "" {
 		return nil, nil, true, fmt.Errorf("runner: %s names no eos_token to end assistant turns with", r.dir)
 	}
-	enc, ok := any(r.tok).(data.OffsetEncoder)
-	if !ok {
-		return nil, nil, true, errors.New("runner: the tokenizer gives no token offsets, which assistant-only labels need")
-	}
+	var enc data.OffsetEncoder = r.tok
 	var trainC, evalC []data.Conversation
 	if o.EvalFraction > 0 {
 		tr, te, err := data.Split(len(convs), o.EvalFraction, o.SplitSeed)

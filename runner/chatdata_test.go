@@ -22,9 +22,6 @@ func TestTrainInChatFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, ok := any(r.Tokenizer()).(data.OffsetEncoder); !ok {
-		t.Skip("the tokenizer package has no EncodeOffsets yet")
-	}
 	p := filepath.Join(t.TempDir(), "chat.jsonl")
 	lines := `{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "How do I train?"}, {"role": "assistant", "content": "Call r.Train()."}, {"role": "user", "content": "Then?"}, {"role": "assistant", "content": "Call r.Infer."}]}
 {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}

@@ -116,19 +116,35 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 	if len(prompts) == 0 {
 		return nil, fmt.Errorf("runner: no prompts")
 	}
-	ctxLen := r.model.Config.MaxPositionEmbeddings
-	if o.MaxNewTokens >= ctxLen {
-		return nil, fmt.Errorf("runner: max new tokens %d must be below the model's context of %d", o.MaxNewTokens, ctxLen)
-	}
-	maxIn := ctxLen - o.MaxNewTokens
-	if o.MaxInputTokens > 0 && o.MaxInputTokens < maxIn {
-		maxIn = o.MaxInputTokens
+	maxIn, err := r.maxInput(o)
+	if err != nil {
+		return nil, err
 	}
 	ids := make([][]int, len(prompts))
 	for i, p := range prompts {
 		// The special tokens transformers' AutoTokenizer adds (Llama's <s>)
 		// are kept when a long prompt is cut from the left.
 		ids[i] = r.tok.EncodeWithSpecialTokensTruncated(p, maxIn, tokenizer.Left)
+	}
+	return r.generateIDs(ctx, ids, o, cb)
+}
+
+// maxInput is the most prompt tokens o leaves room for.
+func (r *Runner) maxInput(o GenerateOptions) (int, error) {
+	ctxLen := r.model.Config.MaxPositionEmbeddings
+	if o.MaxNewTokens >= ctxLen {
+		return 0, fmt.Errorf("runner: max new tokens %d must be below the model's context of %d", o.MaxNewTokens, ctxLen)
+	}
+	maxIn := ctxLen - o.MaxNewTokens
+	if o.MaxInputTokens > 0 && o.MaxInputTokens < maxIn {
+		maxIn = o.MaxInputTokens
+	}
+	return maxIn, nil
+}
+
+// generateIDs continues prompts given as token ids (at most maxInput each).
+func (r *Runner) generateIDs(ctx context.Context, ids [][]int, o GenerateOptions, cb generate.Callback) ([]Generation, error) {
+	for i := range ids {
 		if len(ids[i]) == 0 {
 			ids[i] = []int{r.tok.EOSID()} // an empty prompt starts from end-of-text, like GPT-2 style models do
 		}
@@ -153,7 +169,7 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("runner: generate: %w", err)
 	}
-	out := make([]Generation, len(prompts))
+	out := make([]Generation, len(ids))
 	for i, rr := range res {
 		text := r.tok.DecodeTransformers(rr.NewIDs, true)
 		if rr.Reason == generate.StopString {

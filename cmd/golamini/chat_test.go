@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/golamini/golamini/internal/data"
-	"github.com/golamini/golamini/internal/tokenizer"
 	"github.com/golamini/golamini/runner"
 )
 
@@ -86,13 +84,6 @@ func TestChatCLI(t *testing.T) {
 // model's chat format; mixing the two flags is a usage error.
 func TestTrainChatCLI(t *testing.T) {
 	dir := demoChatDir(t)
-	tok, err := tokenizer.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := any(tok).(data.OffsetEncoder); !ok {
-		t.Skip("the tokenizer package has no EncodeOffsets yet")
-	}
 	convs := filepath.Join(t.TempDir(), "chat.jsonl")
 	os.WriteFile(convs, []byte(`{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]}`+"\n"+
 		`{"messages": [{"role": "user", "content": "How?"}, {"role": "assistant", "content": "Like this."}]}`+"\n"), 0o644)
