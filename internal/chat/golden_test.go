@@ -26,9 +26,14 @@ type goldenCase struct {
 }
 
 type goldens struct {
-	Special   map[string]map[string]string `json:"special_tokens"`
-	Templates map[string]string            `json:"templates"`
-	Cases     []goldenCase                 `json:"cases"`
+	Special map[string]map[string]string `json:"special_tokens"`
+	GGUF    *struct {
+		File           string            `json:"file"`
+		SameTemplateAs string            `json:"same_template_as"`
+		Special        map[string]string `json:"special_tokens"`
+	} `json:"gguf"`
+	Templates map[string]string `json:"templates"`
+	Cases     []goldenCase      `json:"cases"`
 }
 
 func loadGoldens(t *testing.T) goldens {

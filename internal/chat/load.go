@@ -256,3 +256,42 @@ func intOrList(v json.RawMessage) ([]int, error) {
 	}
 	return list, nil
 }
+
+// FromConfig makes a Set from a tokenizer_config.json document already read
+// into a map, such as the one internal/gguf builds from a GGUF file's
+// tokenizer.* metadata (tokenizer.chat_template and the special tokens);
+// where names the source in messages.
+func FromConfig(cfg map[string]any, where string) (*Set, error) {
+	s := &Set{Templates: map[string]string{}, Special: map[string]string{}, Source: where}
+	for _, k := range specialKeys {
+		v, ok := cfg[k]
+		if !ok {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: field %q: %w", where, k, err)
+		}
+		tok, ok, err := tokenContent(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: field %q: %w", where, k, err)
+		}
+		if ok {
+			s.Special[k] = tok
+		}
+	}
+	if v, ok := cfg["chat_template"]; ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: field \"chat_template\": %w", where, err)
+		}
+		t, err := parseTemplateField(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: field \"chat_template\": %w", where, err)
+		}
+		if t != nil {
+			s.Templates = t
+		}
+	}
+	return s, nil
+}

@@ -233,11 +233,22 @@ def main():
             except jinja2.exceptions.TemplateError as e:
                 row["error"] = str(e)
             cases.append(row)
+    # The real SmolLM2 GGUF (scripts/smollm2-gguf): transformers' GGUF loader gives the same template and
+    # special tokens as the smollm2 directory, so its cases are the smollm2 cases.
+    gguf = None
+    cache = os.environ.get("GOLAMINI_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "golamini")
+    gguf_name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if os.path.exists(os.path.join(cache, gguf_name)):
+        gtok = AutoTokenizer.from_pretrained(cache, gguf_file=gguf_name)
+        assert gtok.chat_template == tok.chat_template, "the GGUF's chat template differs from smollm2's"
+        gguf = {"file": gguf_name, "same_template_as": "smollm2", "special_tokens": dict(gtok.special_tokens_map)}
+    else:
+        print(f"{gguf_name} is not in {cache} (scripts/smollm2-gguf fetches it): no GGUF entry written", file=sys.stderr)
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w", encoding="utf-8") as f:
         json.dump({"generated_by": "scripts/reference/chat_goldens.py",
                    "special_tokens": special,  # the templates written here render with smollm2's
-                   "templates": TEMPLATES, "cases": cases}, f, ensure_ascii=False, indent=1)
+                   "gguf": gguf, "templates": TEMPLATES, "cases": cases}, f, ensure_ascii=False, indent=1)
         f.write("\n")
     print(f"wrote {len(cases)} cases to {OUT}", file=sys.stderr)
 
