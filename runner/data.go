@@ -40,11 +40,12 @@ func (r *Runner) LoadData(records []map[string]any, inputKey, outputKey string) 
 	return r.addData(ex, st, "records")
 }
 
-// ClearData forgets all loaded data.
+// ClearData forgets all loaded data (pairs and conversations).
 func (r *Runner) ClearData() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.data.Clear()
+	r.chats = nil
 }
 
 // DataLen returns the number of loaded pairs.

@@ -32,6 +32,9 @@ type GenerateOptions struct {
 	// StopStrings end generation when the output contains one; the output
 	// is cut before it.
 	StopStrings []string
+	// StopTokenIDs end generation when generated, like EOS (Chat sets them
+	// to the model's end-of-turn tokens).
+	StopTokenIDs []int
 	// Seed for sampling; the same seed gives the same text. 0 uses the
 	// runner's Options.Seed.
 	Seed uint64
@@ -113,19 +116,35 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 	if len(prompts) == 0 {
 		return nil, fmt.Errorf("runner: no prompts")
 	}
-	ctxLen := r.model.Config.MaxPositionEmbeddings
-	if o.MaxNewTokens >= ctxLen {
-		return nil, fmt.Errorf("runner: max new tokens %d must be below the model's context of %d", o.MaxNewTokens, ctxLen)
-	}
-	maxIn := ctxLen - o.MaxNewTokens
-	if o.MaxInputTokens > 0 && o.MaxInputTokens < maxIn {
-		maxIn = o.MaxInputTokens
+	maxIn, err := r.maxInput(o)
+	if err != nil {
+		return nil, err
 	}
 	ids := make([][]int, len(prompts))
 	for i, p := range prompts {
 		// The special tokens transformers' AutoTokenizer adds (Llama's <s>)
 		// are kept when a long prompt is cut from the left.
 		ids[i] = r.tok.EncodeWithSpecialTokensTruncated(p, maxIn, tokenizer.Left)
+	}
+	return r.generateIDs(ctx, ids, o, cb)
+}
+
+// maxInput is the most prompt tokens o leaves room for.
+func (r *Runner) maxInput(o GenerateOptions) (int, error) {
+	ctxLen := r.model.Config.MaxPositionEmbeddings
+	if o.MaxNewTokens >= ctxLen {
+		return 0, fmt.Errorf("runner: max new tokens %d must be below the model's context of %d", o.MaxNewTokens, ctxLen)
+	}
+	maxIn := ctxLen - o.MaxNewTokens
+	if o.MaxInputTokens > 0 && o.MaxInputTokens < maxIn {
+		maxIn = o.MaxInputTokens
+	}
+	return maxIn, nil
+}
+
+// generateIDs continues prompts given as token ids (at most maxInput each).
+func (r *Runner) generateIDs(ctx context.Context, ids [][]int, o GenerateOptions, cb generate.Callback) ([]Generation, error) {
+	for i := range ids {
 		if len(ids[i]) == 0 {
 			ids[i] = []int{r.tok.EOSID()} // an empty prompt starts from end-of-text, like GPT-2 style models do
 		}
@@ -133,7 +152,7 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 	go_ := generate.Options{
 		MaxNewTokens: o.MaxNewTokens, Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP,
 		RepetitionPenalty: o.RepetitionPenalty, StopAtEOS: o.StopAtEOS, EOSID: r.tok.EOSID(),
-		StopStrings: o.StopStrings, Seed: o.Seed, UseCache: true,
+		StopStrings: o.StopStrings, StopIDs: o.StopTokenIDs, Seed: o.Seed, UseCache: true,
 	}
 	if go_.Seed == 0 {
 		go_.Seed = r.opts.Seed
@@ -150,7 +169,7 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("runner: generate: %w", err)
 	}
-	out := make([]Generation, len(prompts))
+	out := make([]Generation, len(ids))
 	for i, rr := range res {
 		text := r.tok.DecodeTransformers(rr.NewIDs, true)
 		if rr.Reason == generate.StopString {

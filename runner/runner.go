@@ -86,8 +86,9 @@ type Runner struct {
 
 	mu      sync.Mutex // guards the fields below
 	model   *model.Model
-	data    data.Set // pairs loaded for training
-	trained bool     // Train has run: the model holds trained weights
+	data    data.Set            // pairs loaded for training
+	chats   []data.Conversation // conversations loaded for training
+	trained bool                // Train has run: the model holds trained weights
 }
 
 // New loads a model: a local HuggingFace model directory (config.json,

@@ -38,6 +38,12 @@ type DataOptions struct {
 	TruncateRight bool
 	// AnswerOnlyLoss trains on the output tokens only (prompt labels −100).
 	AnswerOnlyLoss bool
+	// ChatTemplate trains pairs in the model's chat format: each pair becomes
+	// a user turn and an assistant turn, rendered with the model's chat
+	// template, and only the answer and its end-of-turn token are learned
+	// (as for conversations from LoadChatFromJSONLines). PromptTemplate,
+	// AppendEOS and AnswerOnlyLoss do not apply then.
+	ChatTemplate bool
 	// EvalFraction is the held-out share (default 0.1; 0 = no held-out
 	// split) and SplitSeed its seed (default 123): 1260/140 on lamini_docs.
 	EvalFraction float64
@@ -152,6 +158,9 @@ func (r *Runner) tokenizeOptions(o DataOptions) data.TokenizeOptions {
 
 // tokenizedSplit splits and tokenizes the loaded data.
 func (r *Runner) tokenizedSplit(o DataOptions) (trainRows, evalRows []data.Tokenized, err error) {
+	if trainRows, evalRows, ok, err := r.chatRows(o); ok {
+		return trainRows, evalRows, err
+	}
 	trainEx, evalEx, err := r.split(o)
 	if err != nil {
 		return nil, nil, err

@@ -30,6 +30,7 @@ func runTokenize(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	decode := fs.Bool("decode", false, "read {\"ids\": [...]} lines and write {\"text\": \"...\"} lines")
 	skip := fs.Bool("skip-special-tokens", false, "with --decode: leave special tokens such as <|endoftext|> out")
 	addSpecial := fs.Bool("add-special-tokens", true, "add the special tokens the post-processor adds (false: the plain encoding)")
+	chatMode := fs.Bool("chat", false, "with --model: read {\"messages\": [...], \"add_generation_prompt\": bool, \"tools\": [...], ...} lines, render the model's chat template and write {\"text\", \"ids\"} lines")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: golamini tokenize --tokenizer FILE|--model DIR [--decode [--skip-special-tokens]] [--add-special-tokens=false]")
 		fmt.Fprintln(stderr, "\nReads JSON lines on stdin: {\"text\": \"...\"} (or {\"ids\": [...]} with --decode) and")
@@ -46,6 +47,9 @@ func runTokenize(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if (*file == "") == (*model == "") {
 		return fmt.Errorf("%w: give exactly one of --tokenizer FILE and --model DIR", errUsage)
 	}
+	if *chatMode && (*decode || *model == "") {
+		return fmt.Errorf("%w: --chat needs --model DIR (for its chat template) and no --decode", errUsage)
+	}
 	if *skip && !*decode {
 		return fmt.Errorf("%w: --skip-special-tokens needs --decode", errUsage)
 	}
@@ -54,18 +58,24 @@ func runTokenize(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if addSet && *decode {
 		return fmt.Errorf("%w: --add-special-tokens is for encoding, not --decode", errUsage)
 	}
+	if addSet && *chatMode {
+		return fmt.Errorf("%w: --chat adds no special tokens on top of the template's (as apply_chat_template); leave out --add-special-tokens", errUsage)
+	}
 	var tok *tokenizer.Tokenizer
 	var err error
+	var dir string
 	if *file != "" {
 		tok, err = tokenizer.LoadFile(*file)
 	} else {
-		var dir string
 		if dir, err = resolveForInfo(ctx, *model, stderr); err == nil {
 			tok, err = tokenizer.Load(dir)
 		}
 	}
 	if err != nil {
 		return err
+	}
+	if *chatMode {
+		return tokenizeChat(ctx, tok, dir, stdin, stdout)
 	}
 	encode := tok.EncodeWithSpecialTokens
 	if !*addSpecial {

@@ -24,6 +24,13 @@ type dataFlags struct {
 	maxLength                            int
 	evalFraction                         float64
 	splitSeed                            uint64
+	chat, chatTemplate                   bool // train only (addChatFlags)
+}
+
+// addChatFlags adds train's flags for data in the model's chat format.
+func (d *dataFlags) addChatFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&d.chat, "chat", false, `--data holds conversations, JSON lines {"messages": [{"role", "content"}, ...]}: render them with the model's chat template and learn only the assistant replies and their end-of-turn token`)
+	fs.BoolVar(&d.chatTemplate, "chat-template", false, "train the question/answer pairs in the model's chat format (a user turn and an assistant turn; only the answer and its end-of-turn token are learned)")
 }
 
 func addDataFlags(fs *flag.FlagSet) *dataFlags {
@@ -44,12 +51,19 @@ func addDataFlags(fs *flag.FlagSet) *dataFlags {
 
 func (d *dataFlags) options() runner.DataOptions {
 	return runner.DataOptions{PromptTemplate: strings.ReplaceAll(d.template, `\n`, "\n"), AppendEOS: d.appendEOS, MaxLength: d.maxLength,
-		TruncateRight: d.truncateRight, AnswerOnlyLoss: d.answerOnly, EvalFraction: d.evalFraction, SplitSeed: d.splitSeed}
+		TruncateRight: d.truncateRight, AnswerOnlyLoss: d.answerOnly, EvalFraction: d.evalFraction, SplitSeed: d.splitSeed,
+		ChatTemplate: d.chatTemplate}
 }
 
 func (d *dataFlags) load(r *runner.Runner) error {
 	if d.data == "" {
 		return fmt.Errorf("%w: --data is required", errUsage)
+	}
+	if d.chat {
+		if d.chatTemplate {
+			return fmt.Errorf("%w: --chat data is already in the chat format; --chat-template is for question/answer pairs", errUsage)
+		}
+		return r.LoadChatFromJSONLines(d.data)
 	}
 	if strings.EqualFold(filepath.Ext(d.data), ".csv") {
 		return r.LoadDataFromCSV(d.data, d.inputKey, d.outputKey)
@@ -63,6 +77,7 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
 	quiet := fs.Bool("quiet", false, "log warnings only")
 	d := addDataFlags(fs)
+	d.addChatFlags(fs)
 	a := runner.DefaultTrainingArguments()
 	fs.StringVar(&a.OutputDir, "output-dir", a.OutputDir, "where checkpoints and the final model go")
 	fs.BoolVar(&a.OverwriteOutputDir, "overwrite-output-dir", false, "start over instead of resuming from checkpoints in --output-dir")

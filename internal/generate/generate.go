@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/golamini/golamini/internal/model"
@@ -124,7 +125,7 @@ func Generate(ctx context.Context, m *model.Model, prompts [][]int, o Options, c
 			switch {
 			case cb != nil && !cb(b, id):
 				stop = StopCallback
-			case o.StopAtEOS && id == o.EOSID:
+			case o.StopAtEOS && id == o.EOSID, slices.Contains(o.StopIDs, id):
 				stop = StopEOS
 			case len(o.StopStrings) > 0 && containsAny(o.Decode(r.NewIDs), o.StopStrings):
 				stop = StopString

@@ -26,6 +26,9 @@ type Options struct {
 	// StopAtEOS ends a row when it generates EOSID.
 	StopAtEOS bool
 	EOSID     int
+	// StopIDs end a row like EOS when generated, whatever StopAtEOS says
+	// (a chat template's end-of-turn tokens, generation_config's eos ids).
+	StopIDs []int
 	// StopStrings end a row once its decoded output contains one of them
 	// (needs Decode).
 	StopStrings []string

@@ -1,0 +1,115 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/golamini/golamini/internal/chat"
+	"github.com/golamini/golamini/internal/testutil"
+)
+
+// demoWithTemplate copies the project's demo model into a temp dir and adds a chat template
+// (chat_template.jinja, as transformers 5 saves it) and files beside it.
+func demoWithTemplate(t *testing.T, files map[string]string) string {
+	t.Helper()
+	src := testutil.Testdata(t, "models", "demo")
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// demoTemplate is a ChatML-style template whose end of turn is the demo tokenizer's eos.
+const demoTemplate = "{% for m in messages %}{{ m.role }}: {{ m.content }}{{ eos_token }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"
+
+func TestChat(t *testing.T) {
+	ctx := context.Background()
+	dir := demoWithTemplate(t, map[string]string{"chat_template.jinja": demoTemplate})
+	r, err := New(dir, WithDevice("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	msgs := []Message{{Role: "system", Content: "Answer briefly."}, {Role: "user", Content: "How do I train?"}}
+	o := DefaultChatOptions()
+	o.MaxNewTokens = 12
+	prompt, err := r.ChatPrompt(msgs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "system: Answer briefly.<|endoftext|>\nuser: How do I train?<|endoftext|>\nassistant:"; prompt != want {
+		t.Fatalf("prompt %q, want %q", prompt, want)
+	}
+	// The reply is the model's continuation of the rendered prompt.
+	g, err := r.Generate(ctx, []string{prompt}, o.GenerateOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := r.Chat(ctx, msgs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply != g[0].Text || len(g[0].NewIDs) < 4 {
+		t.Fatalf("Chat %q, Generate %q (%v)", reply, g[0].Text, g[0].NewIDs)
+	}
+	var pieces []string
+	streamed, err := r.ChatStream(ctx, msgs, o, func(p string) bool { pieces = append(pieces, p); return true })
+	if err != nil || streamed != strings.Join(pieces, "") || streamed != r.Tokenizer().Decode(g[0].NewIDs, true) {
+		t.Errorf("stream %q pieces %q, %v", streamed, pieces, err)
+	}
+
+	// generation_config.json's eos_token_id list is the end of turn: make the reply's third token
+	// one of them, and the reply stops before it, without it.
+	stop := g[0].NewIDs[2]
+	dir2 := demoWithTemplate(t, map[string]string{"chat_template.jinja": demoTemplate,
+		"generation_config.json": `{"eos_token_id": [0, ` + itoa(stop) + `]}`})
+	r2, err := New(dir2, WithDevice("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	ids, err := r2.EndOfTurnIDs()
+	if err != nil || !slices.Equal(ids, []int{0, stop}) {
+		t.Fatalf("end of turn ids %v %v", ids, err)
+	}
+	short, err := r2.Chat(ctx, msgs, o)
+	if want := r.Tokenizer().DecodeTransformers(g[0].NewIDs[:2], true); err != nil || short != want {
+		t.Errorf("stopped reply %q, want %q (%v)", short, want, err)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestChatWithoutTemplate(t *testing.T) {
+	r, err := New(testutil.Testdata(t, "models", "demo"), WithDevice("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	_, err = r.Chat(context.Background(), []Message{{Role: "user", Content: "hi"}}, DefaultChatOptions())
+	if !errors.Is(err, chat.ErrNoTemplate) || !strings.Contains(err.Error(), "no chat template") {
+		t.Errorf("got %v", err)
+	}
+}
