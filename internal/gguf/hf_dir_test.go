@@ -34,6 +34,21 @@ func TestWriteHFDir(t *testing.T) {
 	if target, err := os.Readlink(filepath.Join(dir, HFDirWeights)); err != nil || !filepath.IsAbs(target) {
 		t.Errorf("model.gguf link: %q %v", target, err)
 	}
+	// The directory re-exports (here F16 → Q8_0): the weights come from the linked GGUF.
+	re := filepath.Join(t.TempDir(), "q8.gguf")
+	opts.OutType = TypeQ8_0
+	if err := ExportDir(t.Context(), dir, re, opts); err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(re)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ti, ok := g.Tensor("blk.1.ffn_down.weight"); !ok || ti.Type != TypeQ8_0 {
+		t.Errorf("re-export: %+v", ti)
+	}
+	g.Close()
+
 	// A file that is not a model leaves nothing behind.
 	bad := filepath.Join(t.TempDir(), "hf2")
 	if err := WriteHFDir(filepath.Join("..", "..", "testdata", "gguf", "small.gguf"), bad); err == nil {
