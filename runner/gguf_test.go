@@ -1,10 +1,15 @@
 package runner
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/golamini/golamini/internal/checkpoint"
+	"github.com/golamini/golamini/internal/gguf"
 )
 
 // TestNewFromRealGGUF loads the real SmolLM2-135M-Instruct GGUF (fetched by
@@ -50,5 +55,52 @@ func TestNewFromRealGGUF(t *testing.T) {
 		if !strings.HasPrefix(strings.TrimSpace(answer), "The capital of France is Paris.") {
 			t.Errorf("%s: answer %q", src, answer)
 		}
+	}
+}
+
+// TestExportGGUF exports a tiny Llama loaded from safetensors and reads the
+// file back: with f32 every tensor equals the source's, and the tokenizer
+// and chat template travel along.
+func TestExportGGUF(t *testing.T) {
+	src := filepath.Join("..", "testdata", "gguf", "export-llama")
+	r, err := New(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out := filepath.Join(t.TempDir(), "tiny.gguf")
+	if err := r.ExportGGUF(context.Background(), out, GGUFOptions{OutType: "f32"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := gguf.NewHFModel(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ck, err := checkpoint.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	for _, ti := range ck.Tensors() {
+		want, _ := ck.ReadFloat32(ti.Name)
+		got, err := m.ReadFloat32(ti.Name)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: exported values differ (%v)", ti.Name, err)
+		}
+	}
+	tok, err := f.HFTokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.Config["chat_template"] == nil || tok.Config["eos_token"] != "<|im_end|>" {
+		t.Errorf("tokenizer config %v", tok.Config)
+	}
+	if err := r.ExportGGUF(context.Background(), out, GGUFOptions{OutType: "q4_k"}); err == nil {
+		t.Error("out type q4_k accepted")
 	}
 }
