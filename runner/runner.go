@@ -150,19 +150,19 @@ func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner,
 
 // resolveModel turns what the user gave into a local model directory. A
 // GGUF file, or a directory holding one GGUF file and no config.json, gets
-// a model directory in the cache (see ggufModelDir).
+// a model directory in the cache (see GGUFModelDir).
 func resolveModel(ctx context.Context, name string, o Options) (string, error) {
 	if st, err := os.Stat(name); err == nil {
 		if !st.IsDir() {
 			if strings.HasSuffix(strings.ToLower(name), ".gguf") {
-				return ggufModelDir(name)
+				return GGUFModelDir(name)
 			}
 			return "", fmt.Errorf("runner: model %q is a file; give the model directory that holds config.json, or a .gguf file", name)
 		}
 		if _, err := os.Stat(filepath.Join(name, "config.json")); err != nil {
 			ggufs, _ := filepath.Glob(filepath.Join(name, "*.gguf"))
 			if len(ggufs) == 1 {
-				return ggufModelDir(ggufs[0])
+				return GGUFModelDir(ggufs[0])
 			}
 			if len(ggufs) > 1 {
 				return "", fmt.Errorf("runner: model directory %q has no config.json and %d GGUF files; name the one to use", name, len(ggufs))
@@ -174,11 +174,11 @@ func resolveModel(ctx context.Context, name string, o Options) (string, error) {
 	return resolveHub(ctx, name, o)
 }
 
-// ggufModelDir returns a model directory for a GGUF file: config.json and
+// GGUFModelDir returns a model directory for a GGUF file: config.json and
 // the tokenizer files made from its metadata and a link to the file (see
 // gguf.WriteHFDir), under the cache folder, keyed by the file's path, size
 // and modification time so that a changed file gets a new one.
-func ggufModelDir(path string) (string, error) {
+func GGUFModelDir(path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return "", fmt.Errorf("runner: %w", err)
