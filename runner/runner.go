@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/gguf"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/tokenizer"
 	"github.com/golamini/golamini/internal/torch"
@@ -146,18 +149,65 @@ func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner,
 	return r, nil
 }
 
-// resolveModel turns what the user gave into a local model directory.
+// resolveModel turns what the user gave into a local model directory. A
+// GGUF file, or a directory holding one GGUF file and no config.json, gets
+// a model directory in the cache (see GGUFModelDir).
 func resolveModel(ctx context.Context, name string, o Options) (string, error) {
 	if st, err := os.Stat(name); err == nil {
 		if !st.IsDir() {
-			return "", fmt.Errorf("runner: model %q is a file; give the model directory that holds config.json", name)
+			if strings.HasSuffix(strings.ToLower(name), ".gguf") {
+				return GGUFModelDir(name)
+			}
+			return "", fmt.Errorf("runner: model %q is a file; give the model directory that holds config.json, or a .gguf file", name)
 		}
 		if _, err := os.Stat(filepath.Join(name, "config.json")); err != nil {
+			ggufs, _ := filepath.Glob(filepath.Join(name, "*.gguf"))
+			if len(ggufs) == 1 {
+				return GGUFModelDir(ggufs[0])
+			}
+			if len(ggufs) > 1 {
+				return "", fmt.Errorf("runner: model directory %q has no config.json and %d GGUF files; name the one to use", name, len(ggufs))
+			}
 			return "", fmt.Errorf("runner: model directory %q has no config.json", name)
 		}
 		return name, nil
 	}
 	return resolveHub(ctx, name, o)
+}
+
+// GGUFModelDir returns a model directory for a GGUF file: config.json and
+// the tokenizer files made from its metadata and a link to the file (see
+// gguf.WriteHFDir), under the cache folder, keyed by the file's path, size
+// and modification time so that a changed file gets a new one.
+func GGUFModelDir(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("runner: %w", err)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("runner: %w", err)
+	}
+	key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d", abs, st.Size(), st.ModTime().UnixNano())))
+	cache := os.Getenv("GOLAMINI_CACHE")
+	if cache == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("runner: cache folder for %s: %w", path, err)
+		}
+		cache = filepath.Join(base, "golamini")
+	}
+	dir := filepath.Join(cache, "gguf", strings.TrimSuffix(filepath.Base(abs), filepath.Ext(abs))+"-"+hex.EncodeToString(key[:6]))
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return dir, nil
+	}
+	if err := gguf.WriteHFDir(abs, dir); err != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, "config.json")); statErr == nil {
+			return dir, nil // another process made it first
+		}
+		return "", fmt.Errorf("runner: %w", err)
+	}
+	return dir, nil
 }
 
 func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {

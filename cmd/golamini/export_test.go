@@ -42,3 +42,21 @@ func TestExportGGUF(t *testing.T) {
 		}
 	}
 }
+
+// TestGGUFModelFlag: --model takes a .gguf file (here one exported from the
+// tiny Llama), for info and for export itself (re-exported as q8_0).
+func TestGGUFModelFlag(t *testing.T) {
+	t.Setenv("GOLAMINI_CACHE", t.TempDir())
+	src := filepath.Join(t.TempDir(), "tiny.gguf")
+	if _, stderr, code := run(t, "", "export", "--model", testutil.Testdata(t, "gguf", "export-llama"), "--output", src); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	out, stderr, code := run(t, "", "info", "--model", src, "--json")
+	if code != 0 || !strings.Contains(out, `"parameters"`) {
+		t.Fatalf("info: exit %d: %s %s", code, out, stderr)
+	}
+	re := filepath.Join(t.TempDir(), "q8.gguf")
+	if _, stderr, code := run(t, "", "export", "--model", src, "--outtype", "q8_0", "--output", re); code != 0 {
+		t.Fatalf("re-export: exit %d: %s", code, stderr)
+	}
+}

@@ -19,6 +19,11 @@
 // transformers' GGUF loader does. HFTokenizer builds the tokenizer.json
 // document and tokenizer_config fields from the tokenizer.ggml.* metadata.
 //
-// Writer writes a GGUF v3 file from metadata and tensors, replacing the
-// destination atomically.
+// Writer writes a GGUF v3 file from metadata and tensors (laid out byte for
+// byte as gguf.GGUFWriter lays it out), replacing the destination
+// atomically; Quantize encodes F32, F16, BF16 and Q8_0 as gguf.quants does.
+// ExportDir converts a HuggingFace Llama, Mistral, Qwen2 or Qwen3 directory
+// to GGUF as llama.cpp's convert_hf_to_gguf.py does, and WriteHFDir gives a
+// GGUF file a model directory (config.json, tokenizer files and a link to
+// the file) for code that expects one.
 package gguf

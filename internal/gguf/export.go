@@ -152,7 +152,7 @@ func ExportDir(ctx context.Context, dir, out string, opts ExportOptions) error {
 		return err
 	}
 
-	ck, err := checkpoint.Open(dir)
+	ck, err := openExportWeights(dir)
 	if err != nil {
 		return fmt.Errorf("gguf: export: %w", err)
 	}
@@ -216,6 +216,29 @@ func ExportDir(ctx context.Context, dir, out string, opts ExportOptions) error {
 		}
 	}
 	return w.WriteFile(out)
+}
+
+// openExportWeights opens a directory's safetensors or .bin weights, else
+// the GGUF that WriteHFDir links there (re-exporting a GGUF in another
+// out type).
+func openExportWeights(dir string) (*checkpoint.Checkpoint, error) {
+	ck, err := checkpoint.Open(dir)
+	if err == nil {
+		return ck, nil
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, HFDirWeights)); statErr != nil {
+		return nil, err
+	}
+	f, gerr := Open(filepath.Join(dir, HFDirWeights))
+	if gerr != nil {
+		return nil, gerr
+	}
+	m, gerr := NewHFModel(f)
+	if gerr != nil {
+		f.Close()
+		return nil, gerr
+	}
+	return m.Checkpoint()
 }
 
 // ropeTheta is rope_theta, or transformers 5's rope_parameters.rope_theta.

@@ -36,7 +36,7 @@ func Load(ctx context.Context, dir string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck, err := checkpoint.Open(dir)
+	ck, err := openWeights(dir)
 	if err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
