@@ -2,7 +2,11 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,5 +115,43 @@ func TestChatWithoutTemplate(t *testing.T) {
 	_, err = r.Chat(context.Background(), []Message{{Role: "user", Content: "hi"}}, DefaultChatOptions())
 	if !errors.Is(err, chat.ErrNoTemplate) || !strings.Contains(err.Error(), "no chat template") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestServeChat: /v1/chat/completions renders the model's chat template and answers as Chat does.
+func TestServeChat(t *testing.T) {
+	dir := demoWithTemplate(t, map[string]string{"chat_template.jinja": demoTemplate})
+	r, err := New(dir, WithDevice("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s, err := r.NewServer(ServeOptions{ModelName: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	resp, err := http.Post(ts.URL+"/v1/chat/completions", "application/json", strings.NewReader(
+		`{"model":"demo","messages":[{"role":"system","content":"Answer briefly."},{"role":"user","content":"How do I train?"}],"max_tokens":10,"temperature":0}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var cr struct {
+		Choices []struct {
+			Message struct{ Content string } `json:"message"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(b, &cr); err != nil || resp.StatusCode != 200 || len(cr.Choices) != 1 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	o := DefaultChatOptions()
+	o.MaxNewTokens = 10
+	want, err := r.Chat(context.Background(), []Message{{Role: "system", Content: "Answer briefly."}, {Role: "user", Content: "How do I train?"}}, o)
+	if err != nil || cr.Choices[0].Message.Content != want {
+		t.Errorf("served %q, Chat %q (%v)", cr.Choices[0].Message.Content, want, err)
 	}
 }

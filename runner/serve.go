@@ -79,6 +79,13 @@ func (r *Runner) NewServer(o ServeOptions) (*Server, error) {
 	}
 	so.Logger = r.log
 	so.NoChatTemplate = r.noChatTemplate()
+	ct, err := r.serveChatTemplate()
+	if err != nil {
+		return nil, err
+	}
+	if ct != nil {
+		so.ChatTemplate = ct
+	}
 	r.mu.Lock()
 	m := r.model
 	r.mu.Unlock()
@@ -101,8 +108,7 @@ func (r *Runner) Serve(ctx context.Context, addr string, o ServeOptions) error {
 }
 
 // noChatTemplate explains why /v1/chat/completions cannot prompt this
-// model: chat templates are not rendered by this build yet, whether or not
-// the model ships one.
+// model (used only when serveChatTemplate found no template).
 func (r *Runner) noChatTemplate() string {
 	has := false
 	if b, err := os.ReadFile(filepath.Join(r.dir, "tokenizer_config.json")); err == nil {
@@ -115,7 +121,7 @@ func (r *Runner) noChatTemplate() string {
 		has = true
 	}
 	if has {
-		return fmt.Sprintf("model %q has a chat template, but this build of golamini does not render chat templates yet; use /v1/completions with the prompt written out", r.source)
+		return fmt.Sprintf("model %q has a chat template file, but no usable template in it; use /v1/completions with the prompt written out", r.source)
 	}
 	return fmt.Sprintf("model %q has no chat template (tokenizer_config.json \"chat_template\" or chat_template.jinja), so /v1/chat/completions cannot prompt it; use /v1/completions", r.source)
 }

@@ -85,7 +85,18 @@ func (t *Template) Render(in Input) (string, error) {
 	}
 	data["add_generation_prompt"] = jinja.NewBool(in.AddGenerationPrompt)
 	t.addGlobals(data)
-	out, err := t.tmpl.RenderValues(data)
+	return t.run(data)
+}
+
+// run renders, turning a panic inside the engine (a template is input the
+// model's files bring) into an ErrTemplate error.
+func (t *Template) run(data map[string]jinja.Value) (out string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = "", fmt.Errorf("%w: the template engine failed: %v", ErrTemplate, p)
+		}
+	}()
+	out, err = t.tmpl.RenderValues(data)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrTemplate, err)
 	}
