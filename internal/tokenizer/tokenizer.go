@@ -19,6 +19,7 @@ type Tokenizer struct {
 	fast        fastKind // how Encode may skip offset tracking
 	fastPrefix  bool     // ByteLevel add_prefix_space on the fast path
 	fastSplit   pattern  // the Split pattern of fastSplitByteLevel
+	fastMeta    metaspacePre
 	model       *bpe
 	decoders    []decoderStep
 	// byteLevelDecoder: the decoder is exactly ByteLevel, decoded from the
@@ -56,6 +57,7 @@ const (
 	fastByteLevelRegex                 // ByteLevel with its GPT-2 pattern (GPT-2, GPT-NeoX, SmolLM2)
 	fastByteLevel                      // ByteLevel without its pattern
 	fastSplitByteLevel                 // Split(regex, Isolated) then ByteLevel without pattern (Qwen2, Llama 3)
+	fastMetaspace                      // no normalizer, Metaspace (Llama 2, Mistral v0.1): offsets are the text's own
 )
 
 // tokenEntry is what an id stands for.
@@ -295,6 +297,9 @@ func (t *Tokenizer) chooseFastPath() {
 	}
 	switch len(t.pre) {
 	case 1:
+		if ms, ok := t.pre[0].(metaspacePre); ok && len(t.normalizers) == 0 {
+			t.fast, t.fastMeta = fastMetaspace, ms
+		}
 		if bl, ok := t.pre[0].(byteLevelPre); ok {
 			t.fastPrefix = bl.addPrefixSpace
 			t.fast = fastByteLevel
