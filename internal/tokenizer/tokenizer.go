@@ -213,18 +213,20 @@ func parseTokenizerJSONInner(b []byte) (*Tokenizer, error) {
 	if isNull(f.Model) {
 		return nil, fmt.Errorf("model: missing")
 	}
-	var typ struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(f.Model, &typ); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	if typ.Type != "" && typ.Type != "BPE" {
-		return nil, unsupported("model", typ.Type)
-	}
+	// One pass over the (large) model section; on failure, a model type we
+	// do not implement is the better error.
 	var m modelJSON
 	if err := json.Unmarshal(f.Model, &m); err != nil {
+		var typ struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(f.Model, &typ) == nil && typ.Type != "" && typ.Type != "BPE" {
+			return nil, unsupported("model", typ.Type)
+		}
 		return nil, fmt.Errorf("model: %w", err)
+	}
+	if m.Type != "" && m.Type != "BPE" {
+		return nil, unsupported("model", m.Type)
 	}
 	switch {
 	case m.Type == "" && m.Vocab == nil:
@@ -354,14 +356,13 @@ func (t *Tokenizer) rebuildMatchers() {
 		norm[i] = t.normalize(a.content) // matched against normalized text
 	}
 	t.rawMatcher, t.normMatcher = newMatcher(raw), newMatcher(norm)
-	seen := make(map[string]bool, len(t.vocab)+len(t.added))
-	for tok := range t.vocab {
-		seen[tok] = true
-	}
+	// Distinct tokens: the vocabulary plus the added contents it lacks.
+	t.size = len(t.vocab)
 	for tok := range t.added {
-		seen[tok] = true
+		if _, ok := t.vocab[tok]; !ok {
+			t.size++
+		}
 	}
-	t.size = len(seen)
 }
 
 // applyConfig sets the special tokens and transformers options.
