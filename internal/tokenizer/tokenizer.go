@@ -118,10 +118,10 @@ func Load(dir string) (*Tokenizer, error) {
 	}
 	cfg, err := readModelConfig(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load tokenizer %s: %w", dir, err)
+		return nil, fmt.Errorf("load tokenizer %s: %w: %w", dir, ErrBadTokenizer, err)
 	}
 	if err := t.applyConfig(cfg); err != nil {
-		return nil, fmt.Errorf("load tokenizer %s: %w", dir, err)
+		return nil, fmt.Errorf("load tokenizer %s: %w: %w", dir, ErrBadTokenizer, err)
 	}
 	return t, nil
 }
@@ -144,11 +144,11 @@ func FromJSON(tokenizerJSON, tokenizerConfig []byte) (*Tokenizer, error) {
 			return nil, fmt.Errorf("%w: tokenizer_config.json: %v", ErrBadTokenizer, err)
 		}
 		if err := cfg.merge(raw); err != nil {
-			return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+			return nil, fmt.Errorf("%w: tokenizer_config.json: %w", ErrBadTokenizer, err)
 		}
 	}
 	if err := t.applyConfig(cfg); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadTokenizer, err)
 	}
 	return t, nil
 }
