@@ -6,6 +6,7 @@
 #
 # Single-threaded comparison: Go with GOMAXPROCS=1, HF with RAYON_NUM_THREADS=1.
 # Batch: Go EncodeBatch on all cores vs HF encode_batch on all cores (and on one).
+# Then the family tokenizers of ../shared/data/tokenizers, one at a time on one thread.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -52,4 +53,25 @@ rows = [
 for name, g, h, gc, hc in rows:
     print(f"{name:44} {g*1e3:8.2f} {h*1e3:8.2f} {h/g:6.1f} {gc*1e3:8.2f} {hc*1e3:8.2f} {hc/gc:6.1f}")
 print(f"Go throughput one at a time: {tokens/go1/1e6:.1f} M tokens/s (wall), {tokens/go1c/1e6:.1f} M tokens/s (cpu)")
+PYEOF
+
+echo "== Family tokenizers (Qwen2.5, SmolLM2, Mistral v0.1): one at a time, 1 thread" >&2
+go test -run '^$' -bench 'FamilyEncode' -benchtime 3s -count 5 -cpu 1 ./bench/tokenizer/ | tee "$out/go-family.txt" >&2
+for name in qwen2.5 smollm2 mistral-v1; do
+  RAYON_NUM_THREADS=1 "$PY" bench/tokenizer/hf_bench.py --tokenizer "tokenizers/$name/tokenizer.json" > "$out/hf-$name.json"
+done
+"$PY" - "$out" <<'PYEOF'
+import json, re, sys
+out = sys.argv[1]
+print(f"{'family tokenizer, 1 thread':28} {'Go wall':>8} {'HF wall':>8} {'HF/Go':>6} {'Go cpu':>8} {'HF cpu':>8} {'HF/Go':>6}")
+for name in ["qwen2.5", "smollm2", "mistral-v1"]:
+    hf = json.load(open(f"{out}/hf-{name}.json"))
+    wall, cpu = [], []
+    for line in open(f"{out}/go-family.txt"):
+        if line.startswith(f"BenchmarkFamilyEncode/{name}"):
+            wall.append(float(re.search(r"([\d.]+) ns/op", line).group(1)) / 1e9)
+            cpu.append(float(re.search(r"([\d.]+) cpu-ns/op", line).group(1)) / 1e9)
+    g, gc = min(wall), min(cpu)
+    h, hc = hf["one_at_a_time_s"], hf["one_at_a_time_cpu_s"]
+    print(f"{name:28} {g*1e3:8.2f} {h*1e3:8.2f} {h/g:6.1f} {gc*1e3:8.2f} {hc*1e3:8.2f} {hc/gc:6.1f}")
 PYEOF

@@ -113,6 +113,13 @@ func (c *modelConfig) merge(raw map[string]json.RawMessage) error {
 			*dst = &b
 		}
 	}
+	if _, ok := raw["backend"]; ok && c.cleanUp == nil {
+		// Written by transformers 5, whose default is no clean-up (and which
+		// never cleans up after BPE tokenizers); the true default below the
+		// key is transformers 4.44's, which Pythia's files were made for.
+		f := false
+		c.cleanUp = &f
+	}
 	if v, ok := raw["clean_up_tokenization_spaces"]; ok && !isNull(v) {
 		var b bool
 		if err := json.Unmarshal(v, &b); err != nil {

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -25,7 +26,54 @@ func (t *Tokenizer) Encode(text string) []int {
 			ids = append(ids, seg.id)
 			continue
 		}
+		if t.fast == fastMetaspace {
+			ids = t.encodeMetaspace(ids, text, seg.start, seg.end)
+			continue
+		}
 		ids = t.encodeNormalizing(ids, text[seg.start:seg.end])
+	}
+	return ids
+}
+
+// encodeMetaspace encodes text[start:end] with the Metaspace pre-tokenizer
+// and no normalizer (fast path): the text is its own normalized form, so a
+// piece's original offset, which prepend_scheme "first" asks for, is known.
+func (t *Tokenizer) encodeMetaspace(ids []int, text string, start, end int) []int {
+	var segBuf [32]segment
+	piece := text[start:end]
+	ms := &t.fastMeta
+	for _, seg := range t.normMatcher.split(segBuf[:0], piece, t.normTokens) {
+		if seg.id >= 0 {
+			ids = append(ids, seg.id)
+			continue
+		}
+		if seg.end <= seg.start {
+			continue
+		}
+		s := strings.ReplaceAll(piece[seg.start:seg.end], " ", ms.repl)
+		if !strings.HasPrefix(s, ms.repl) && (ms.scheme == "always" || (ms.scheme == "first" && start+seg.start == 0)) {
+			s = ms.repl + s
+		}
+		if !ms.split {
+			ids = t.model.appendWord(ids, s)
+			continue
+		}
+		// MergedWithNext on the replacement: each word starts at one.
+		last := 0
+		for i := 0; ; {
+			k := strings.Index(s[i:], ms.repl)
+			if k < 0 {
+				break
+			}
+			if i+k > last {
+				ids = t.model.appendWord(ids, s[last:i+k])
+				last = i + k
+			}
+			i += k + len(ms.repl)
+		}
+		if last < len(s) {
+			ids = t.model.appendWord(ids, s[last:])
+		}
 	}
 	return ids
 }

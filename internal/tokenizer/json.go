@@ -105,8 +105,18 @@ func parseMerges(m json.RawMessage) ([][2]string, error) {
 	if isNull(m) {
 		return nil, nil
 	}
+	// Decide the form from the first element, so the (large) list is
+	// decoded once.
+	pairForm := false
+	if t := bytes.TrimSpace(m); len(t) > 0 && t[0] == '[' {
+		if rest := bytes.TrimSpace(t[1:]); len(rest) > 0 {
+			pairForm = rest[0] == '['
+		}
+	}
 	var strs []string
-	if err := json.Unmarshal(m, &strs); err == nil {
+	if pairForm {
+		// fall through to the pair form
+	} else if err := json.Unmarshal(m, &strs); err == nil {
 		out := make([][2]string, len(strs))
 		for i, s := range strs {
 			a, b, ok := splitMerge(s)

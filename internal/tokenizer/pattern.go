@@ -16,6 +16,10 @@ import (
 type pattern struct {
 	literal string
 	re      *regexp2.Regexp
+	// scan, for the split patterns of GPT-2, Qwen2 and Llama 3, matches
+	// by hand (every character of the text is in some match): it returns the
+	// end of the match at s[i:]. re is kept to check it against.
+	scan func(s string, i int) int
 }
 
 type patternJSON struct {
@@ -42,10 +46,24 @@ func parsePattern(raw json.RawMessage, path string) (pattern, error) {
 		if err != nil {
 			return pattern{}, fmt.Errorf("%s: regex %q: %w", path, *p.Regex, err)
 		}
-		return pattern{re: re}, nil
+		return pattern{re: re, scan: knownScanner(*p.Regex)}, nil
 	default:
 		return pattern{}, fmt.Errorf("%s: want exactly one of \"String\" and \"Regex\"", path)
 	}
+}
+
+// knownScanner returns the hand-written matcher of a known split pattern, or
+// nil.
+func knownScanner(expr string) func(s string, i int) int {
+	switch expr {
+	case qwenPattern:
+		return func(s string, i int) int { return matchQwen(s, i, 1) }
+	case llama3Pattern:
+		return func(s string, i int) int { return matchQwen(s, i, 3) }
+	case gpt2Pattern:
+		return matchWord
+	}
+	return nil
 }
 
 func compileRegex(expr string) (*regexp2.Regexp, error) {
@@ -59,6 +77,19 @@ func compileRegex(expr string) (*regexp2.Regexp, error) {
 // find appends to dst the non-overlapping matches of the pattern in s, as
 // byte ranges, leftmost first.
 func (p pattern) find(s string, dst [][2]int) [][2]int {
+	if p.scan != nil {
+		for i := 0; i < len(s); {
+			j := p.scan(s, i)
+			dst = append(dst, [2]int{i, j})
+			i = j
+		}
+		return dst
+	}
+	return p.findRegex(s, dst)
+}
+
+// findRegex is find without the hand-written scanners.
+func (p pattern) findRegex(s string, dst [][2]int) [][2]int {
 	if p.re == nil {
 		for i := 0; i <= len(s); {
 			j := strings.Index(s[i:], p.literal)

@@ -30,6 +30,11 @@ type pipelineRow struct {
 	Auto       []int    `json:"auto"`
 
 	ConfigPatch map[string]json.RawMessage `json:"config_patch"`
+
+	BOS, EOS, Unk, Pad *int
+	VocabSize          int   `json:"vocab_size"`
+	SpecialIDs         []int `json:"special_ids"`
+	CleanUp            bool  `json:"clean_up_tokenization_spaces"`
 }
 
 func readPipelineGoldens(t testing.TB) []pipelineRow {
@@ -141,6 +146,28 @@ func TestPipelineGoldens(t *testing.T) {
 	counts := map[string]int{}
 	for _, r := range rows {
 		if r.Kind == "tokenizer" || r.Kind == "config" {
+			continue
+		}
+		if r.Kind == "meta" {
+			// AutoTokenizer's special-token ids, size and clean-up setting.
+			a := auto[r.Tok]
+			if a.BOSID() != intOr(r.BOS) || a.EOSID() != intOr(r.EOS) || a.UnkID() != intOr(r.Unk) {
+				t.Errorf("%s: bos/eos/unk = %d/%d/%d, want %d/%d/%d", r.Tok, a.BOSID(), a.EOSID(), a.UnkID(), intOr(r.BOS), intOr(r.EOS), intOr(r.Unk))
+			}
+			if pad, ok := a.PadID(); (r.Pad != nil) != ok || (ok && pad != *r.Pad) {
+				t.Errorf("%s: PadID = %d, %v, want %v", r.Tok, pad, ok, intOr(r.Pad))
+			}
+			if a.VocabSize() != r.VocabSize {
+				t.Errorf("%s: VocabSize = %d, want %d", r.Tok, a.VocabSize(), r.VocabSize)
+			}
+			for _, id := range r.SpecialIDs {
+				if !a.IsSpecial(id) {
+					t.Errorf("%s: id %d is not special", r.Tok, id)
+				}
+			}
+			if a.CleanUpTokenizationSpaces() != r.CleanUp {
+				t.Errorf("%s: CleanUpTokenizationSpaces = %v, want %v", r.Tok, a.CleanUpTokenizationSpaces(), r.CleanUp)
+			}
 			continue
 		}
 		if r.Kind == "auto" {

@@ -342,3 +342,139 @@ func parseBehavior(s *string, path string) (behavior, error) {
 	}
 	return b, nil
 }
+
+// The split patterns of Qwen2 (one digit per piece) and Llama 3 (up to three)
+// tokenizer files. matchQwen implements them by hand: it is several times
+// faster than the regex engine and follows Oniguruma's case folding in
+// (?i:'s|...), where ſ (U+017F) matches s.
+const (
+	qwenPattern   = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	llama3Pattern = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	gpt2Pattern   = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+)
+
+// foldIs reports whether the character at s[i:] case-folds to the ASCII
+// letter c (lower case), and its length.
+func foldIs(s string, i int, c byte) (bool, int) {
+	if i >= len(s) {
+		return false, 0
+	}
+	b := s[i]
+	if b|0x20 == c && b < utf8.RuneSelf {
+		return true, 1
+	}
+	if c == 's' && strings.HasPrefix(s[i:], "ſ") {
+		return true, len("ſ")
+	}
+	return false, 0
+}
+
+// matchContraction matches (?i:'s|'t|'re|'ve|'m|'ll|'d) at s[i:] and
+// returns its end, or -1.
+func matchContraction(s string, i int) int {
+	if s[i] != '\'' {
+		return -1
+	}
+	j := i + 1
+	for _, alt := range []string{"s", "t", "re", "ve", "m", "ll", "d"} {
+		k, ok := j, true
+		for a := 0; a < len(alt); a++ {
+			m, n := foldIs(s, k, alt[a])
+			if !m {
+				ok = false
+				break
+			}
+			k += n
+		}
+		if ok {
+			return k
+		}
+	}
+	return -1
+}
+
+func isCRLF(s string, i int) bool { return s[i] == '\r' || s[i] == '\n' }
+
+// matchQwen returns the end of the piece that starts at s[i:] under
+// qwenPattern (maxDigits 1) or llama3Pattern (maxDigits 3), with the
+// regex's leftmost-first alternation and backtracking.
+func matchQwen(s string, i, maxDigits int) int {
+	if j := matchContraction(s, i); j >= 0 {
+		return j
+	}
+	cls, n := classAt(s, i)
+	// [^\r\n\p{L}\p{N}]?\p{L}+
+	if cls == clsLetter || ((cls == clsOther || cls == clsSpace) && !isCRLF(s, i) && i+n < len(s)) {
+		j := i
+		if cls != clsLetter {
+			j = i + n
+		}
+		if c, _ := classAt(s, j); j < len(s) && c == clsLetter {
+			for j < len(s) {
+				c, m := classAt(s, j)
+				if c != clsLetter {
+					break
+				}
+				j += m
+			}
+			return j
+		}
+	}
+	// \p{N}{1,maxDigits}
+	if cls == clsNumber {
+		j := i
+		for d := 0; d < maxDigits && j < len(s); d++ {
+			c, m := classAt(s, j)
+			if c != clsNumber {
+				break
+			}
+			j += m
+		}
+		return j
+	}
+	// ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+	start := -1
+	if cls == clsOther {
+		start = i
+	} else if s[i] == ' ' && i+1 < len(s) {
+		if c, _ := classAt(s, i+1); c == clsOther {
+			start = i + 1
+		}
+	}
+	if start >= 0 {
+		j := start
+		for j < len(s) {
+			c, m := classAt(s, j)
+			if c != clsOther {
+				break
+			}
+			j += m
+		}
+		for j < len(s) && isCRLF(s, j) {
+			j++
+		}
+		return j
+	}
+	// Whitespace: the run [i, end), its last \r or \n and its last character.
+	end, lastNL, lastStart := i, -1, i
+	for end < len(s) {
+		c, m := classAt(s, end)
+		if c != clsSpace {
+			break
+		}
+		if isCRLF(s, end) {
+			lastNL = end
+		}
+		lastStart = end
+		end += m
+	}
+	// \s*[\r\n]+ : the greedy \s* backs off to the last line break of the run.
+	if lastNL >= 0 {
+		return lastNL + 1
+	}
+	// \s+(?!\S), then \s+
+	if end < len(s) && lastStart > i {
+		return lastStart
+	}
+	return end
+}

@@ -19,6 +19,7 @@ type Tokenizer struct {
 	fast        fastKind // how Encode may skip offset tracking
 	fastPrefix  bool     // ByteLevel add_prefix_space on the fast path
 	fastSplit   pattern  // the Split pattern of fastSplitByteLevel
+	fastMeta    metaspacePre
 	model       *bpe
 	decoders    []decoderStep
 	// byteLevelDecoder: the decoder is exactly ByteLevel, decoded from the
@@ -56,6 +57,7 @@ const (
 	fastByteLevelRegex                 // ByteLevel with its GPT-2 pattern (GPT-2, GPT-NeoX, SmolLM2)
 	fastByteLevel                      // ByteLevel without its pattern
 	fastSplitByteLevel                 // Split(regex, Isolated) then ByteLevel without pattern (Qwen2, Llama 3)
+	fastMetaspace                      // no normalizer, Metaspace (Llama 2, Mistral v0.1): offsets are the text's own
 )
 
 // tokenEntry is what an id stands for.
@@ -116,10 +118,10 @@ func Load(dir string) (*Tokenizer, error) {
 	}
 	cfg, err := readModelConfig(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load tokenizer %s: %w", dir, err)
+		return nil, fmt.Errorf("load tokenizer %s: %w: %w", dir, ErrBadTokenizer, err)
 	}
 	if err := t.applyConfig(cfg); err != nil {
-		return nil, fmt.Errorf("load tokenizer %s: %w", dir, err)
+		return nil, fmt.Errorf("load tokenizer %s: %w: %w", dir, ErrBadTokenizer, err)
 	}
 	return t, nil
 }
@@ -142,11 +144,11 @@ func FromJSON(tokenizerJSON, tokenizerConfig []byte) (*Tokenizer, error) {
 			return nil, fmt.Errorf("%w: tokenizer_config.json: %v", ErrBadTokenizer, err)
 		}
 		if err := cfg.merge(raw); err != nil {
-			return nil, fmt.Errorf("tokenizer_config.json: %w", err)
+			return nil, fmt.Errorf("%w: tokenizer_config.json: %w", ErrBadTokenizer, err)
 		}
 	}
 	if err := t.applyConfig(cfg); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrBadTokenizer, err)
 	}
 	return t, nil
 }
@@ -211,18 +213,20 @@ func parseTokenizerJSONInner(b []byte) (*Tokenizer, error) {
 	if isNull(f.Model) {
 		return nil, fmt.Errorf("model: missing")
 	}
-	var typ struct {
-		Type string `json:"type"`
-	}
-	if err := json.Unmarshal(f.Model, &typ); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
-	if typ.Type != "" && typ.Type != "BPE" {
-		return nil, unsupported("model", typ.Type)
-	}
+	// One pass over the (large) model section; on failure, a model type we
+	// do not implement is the better error.
 	var m modelJSON
 	if err := json.Unmarshal(f.Model, &m); err != nil {
+		var typ struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(f.Model, &typ) == nil && typ.Type != "" && typ.Type != "BPE" {
+			return nil, unsupported("model", typ.Type)
+		}
 		return nil, fmt.Errorf("model: %w", err)
+	}
+	if m.Type != "" && m.Type != "BPE" {
+		return nil, unsupported("model", m.Type)
 	}
 	switch {
 	case m.Type == "" && m.Vocab == nil:
@@ -295,6 +299,9 @@ func (t *Tokenizer) chooseFastPath() {
 	}
 	switch len(t.pre) {
 	case 1:
+		if ms, ok := t.pre[0].(metaspacePre); ok && len(t.normalizers) == 0 {
+			t.fast, t.fastMeta = fastMetaspace, ms
+		}
 		if bl, ok := t.pre[0].(byteLevelPre); ok {
 			t.fastPrefix = bl.addPrefixSpace
 			t.fast = fastByteLevel
@@ -349,14 +356,13 @@ func (t *Tokenizer) rebuildMatchers() {
 		norm[i] = t.normalize(a.content) // matched against normalized text
 	}
 	t.rawMatcher, t.normMatcher = newMatcher(raw), newMatcher(norm)
-	seen := make(map[string]bool, len(t.vocab)+len(t.added))
-	for tok := range t.vocab {
-		seen[tok] = true
-	}
+	// Distinct tokens: the vocabulary plus the added contents it lacks.
+	t.size = len(t.vocab)
 	for tok := range t.added {
-		seen[tok] = true
+		if _, ok := t.vocab[tok]; !ok {
+			t.size++
+		}
 	}
-	t.size = len(seen)
 }
 
 // applyConfig sets the special tokens and transformers options.

@@ -19,6 +19,9 @@ Rows (one JSON object per line):
       auto: AutoTokenizer.from_pretrained(dir)(text)["input_ids"] (model folders only).
       Fields equal to another are left out: decode (= text), decode_skip (= decode),
       ids (= plain), auto (= ids).
+  {"kind": "meta", "tok", "bos", "eos", "unk", "pad", "vocab_size", "special_ids",
+   "clean_up_tokenization_spaces"}: AutoTokenizer's special-token ids (null when none),
+      len(tokenizer) and all_special_ids, for model folders.
   {"kind": "config", "name", "dir", "config_patch"}: a model folder whose
       tokenizer_config.json gets the given keys (add_bos_token / add_eos_token), and
   {"kind": "auto", "tok", "text", "auto"}: what AutoTokenizer gives with it.
@@ -208,6 +211,11 @@ def main():
             doc["model"].update(model_patch)
         tok = Tokenizer.from_str(json.dumps(doc))
         auto = AutoTokenizer.from_pretrained(os.path.join(DATA, dir_)) if dir_ else None
+        if auto is not None:
+            rows.append({"kind": "meta", "tok": name, "bos": auto.bos_token_id, "eos": auto.eos_token_id,
+                         "unk": auto.unk_token_id, "pad": auto.pad_token_id, "vocab_size": len(auto),
+                         "special_ids": sorted(set(auto.all_special_ids)),
+                         "clean_up_tokenization_spaces": bool(auto.clean_up_tokenization_spaces)})
         # Variants get the short texts only, to keep the file small.
         for text in (corpus if dir_ or name == "pythia" else [t for t in corpus if len(t) < 120]):
             enc = tok.encode(text)
