@@ -18,16 +18,19 @@ type Report struct {
 	// MemoryBytes is what this SDK holds for the model in DType: parameters
 	// plus rotary tables.
 	MemoryBytes int64 `json:"memory_bytes"`
-	// HFMemoryFootprintBytes is transformers 4.44's get_memory_footprint for
-	// the same config (it also keeps a [ctx, ctx] causal mask per layer).
+	// HFMemoryFootprintBytes is transformers' get_memory_footprint for the
+	// same config (4.44's GPT-NeoX also keeps a [ctx, ctx] causal mask per
+	// layer).
 	HFMemoryFootprintBytes int64  `json:"hf_memory_footprint_bytes"`
 	DType                  string `json:"dtype"`
-	Layers                 int    `json:"layers"`
-	HiddenSize             int    `json:"hidden_size"`
-	Heads                  int    `json:"heads"`
-	VocabSize              int    `json:"vocab_size"`
-	Context                int    `json:"context"`
-	ModuleTree             string `json:"-"`
+	// Family is the HF class (GPTNeoXForCausalLM, LlamaForCausalLM, …).
+	Family     string `json:"family"`
+	Layers     int    `json:"layers"`
+	HiddenSize int    `json:"hidden_size"`
+	Heads      int    `json:"heads"`
+	VocabSize  int    `json:"vocab_size"`
+	Context    int    `json:"context"`
+	ModuleTree string `json:"-"`
 }
 
 // Describe reads dir/config.json and reports the model's size, FLOPs for
@@ -53,6 +56,7 @@ func report(c model.Config, tokens int64, dt torch.DType) Report {
 		MemoryBytes:                 c.MemoryBytes(dt),
 		HFMemoryFootprintBytes:      c.HFMemoryFootprint(dt),
 		DType:                       dt.String(),
+		Family:                      c.Family(),
 		Layers:                      c.NumHiddenLayers,
 		HiddenSize:                  c.HiddenSize,
 		Heads:                       c.NumAttentionHeads,
@@ -73,8 +77,8 @@ func (r *Runner) String() string { return r.model.Config.ModuleTree() }
 
 // Summary is a short human-readable description.
 func (rep Report) Summary() string {
-	return fmt.Sprintf("GPT-NeoX: %d layers, hidden %d, %d heads, vocab %d, context %d\n"+
+	return fmt.Sprintf("%s: %d layers, hidden %d, %d heads, vocab %d, context %d\n"+
 		"parameters: %d (%d without embeddings)\nmemory (%s): %.1f MB (HF footprint %.1f MB)\nFLOPs for %d tokens: %.6g GFLOPs\n",
-		rep.Layers, rep.HiddenSize, rep.Heads, rep.VocabSize, rep.Context, rep.Parameters, rep.ParametersWithoutEmbeddings,
+		rep.Family, rep.Layers, rep.HiddenSize, rep.Heads, rep.VocabSize, rep.Context, rep.Parameters, rep.ParametersWithoutEmbeddings,
 		rep.DType, float64(rep.MemoryBytes)/1e6, float64(rep.HFMemoryFootprintBytes)/1e6, rep.Tokens, float64(rep.FLOPs)/1e9)
 }

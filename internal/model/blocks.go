@@ -39,8 +39,8 @@ func rmsNorm(s *torch.Scope, x, w *torch.Tensor, eps float64) *torch.Tensor {
 	if dt != torch.Float32 {
 		x = s.To(x, torch.Float32, x.Device())
 	}
-	variance := s.MeanDim(s.Square(x), true, -1)            // [..., 1]
-	y := s.Mul(x, s.Rsqrt(s.AddScalar(variance, eps)))      // [..., D]
+	variance := s.MeanDim(s.Square(x), true, -1)       // [..., 1]
+	y := s.Mul(x, s.Rsqrt(s.AddScalar(variance, eps))) // [..., D]
 	if dt != torch.Float32 {
 		y = s.To(y, dt, x.Device())
 	}
@@ -163,7 +163,7 @@ func (m *Model) attendOne(s *torch.Scope, q, k, v *torch.Tensor, scale float64) 
 	sh := q.Shape()
 	B, nh, hd := sh[0], sh[1], sh[3]
 	nkv := k.Shape()[1]
-	q = s.Reshape(q, B, nkv, nh/nkv, hd)                             // [B, nkv, rep, hd]
+	q = s.Reshape(q, B, nkv, nh/nkv, hd)                            // [B, nkv, rep, hd]
 	scores := s.MulScalar(s.Matmul(q, s.Transpose(k, 2, 3)), scale) // [B, nkv, rep, S]
 	p := s.Softmax(scores, -1, torch.Float32)                       // [B, nkv, rep, S]
 	if m.DType != torch.Float32 {

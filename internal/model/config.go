@@ -241,7 +241,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	bounded := []struct {
-		field string
+		field  string
 		v, max int
 	}{
 		{"vocab_size", c.VocabSize, maxVocab},

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/golamini/golamini/internal/torch"
 )
@@ -14,14 +15,14 @@ import (
 // runner never look at the family. Adding an architecture is one page with
 // a block and its weights, and an entry here.
 type family struct {
-	arch     string          // HF class name in config.json's architectures
-	defaults func() Config   // transformers' defaults for the model_type
+	arch     string        // HF class name in config.json's architectures
+	defaults func() Config // transformers' defaults for the model_type
 	validate func(*Config) error
-	keys     []string        // config.json keys of this model_type beyond commonKeys
-	base     string          // module path of the decoder (gpt_neox, model)
-	embed    string          // embedding module under base
-	norm     string          // final norm module under base
-	head     string          // output projection module (embed_out, lm_head)
+	keys     []string // config.json keys of this model_type beyond commonKeys
+	base     string   // module path of the decoder (gpt_neox, model)
+	embed    string   // embedding module under base
+	norm     string   // final norm module under base
+	head     string   // output projection module (embed_out, lm_head)
 	layer    func(m *Model, i int) Layer
 	block    func(m *Model, s *torch.Scope, l *Layer, x *torch.Tensor, r rotaryTables, kv *layerCache, past int64, mask *torch.Tensor) *torch.Tensor
 	tree     func(c *Config) string // module tree as PyTorch prints the HF model
@@ -147,9 +148,17 @@ func validateLlama(c *Config) error {
 		return err
 	}
 	c.Rope = rope
-	c.RotaryNDims = int(float64(c.HeadSize) * rope.PartialRotaryFactor)
-	if c.RotaryNDims < 2 {
-		return invalid("partial_rotary_factor %v leaves no rotary dims of head_dim %d", rope.PartialRotaryFactor, c.HeadSize)
+	// transformers' Llama-style attention rotates whole heads (its
+	// apply_rotary_pos_emb has no pass-through part), so a fraction would
+	// fail there; GPT-NeoX's rotary_pct is the partial rotary we implement.
+	if rope.PartialRotaryFactor != 1 {
+		return fmt.Errorf("partial_rotary_factor %v is %w for %s (transformers rotates the whole head)", rope.PartialRotaryFactor, ErrUnsupported, c.ModelType)
 	}
+	// Interleaved rotary pairs (SmolLM's config names the option) would be
+	// a different model from the half-split rotation implemented here.
+	if v, ok := c.raw["rope_interleaved"]; ok && strings.TrimSpace(string(v)) == "true" {
+		return fmt.Errorf("rope_interleaved true is %w", ErrUnsupported)
+	}
+	c.RotaryNDims = c.HeadSize
 	return nil
 }

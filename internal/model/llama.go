@@ -49,7 +49,7 @@ func llamaLayer(m *Model, i int) Layer {
 //	x = x + down_proj(silu(gate_proj(h)) ⊙ up_proj(h)), h = post_attention_layernorm(x)
 func llamaBlock(m *Model, s *torch.Scope, l *Layer, x *torch.Tensor, r rotaryTables, kv *layerCache, past int64, mask *torch.Tensor) *torch.Tensor {
 	x = s.Add(x, llamaAttention(m, s, l, m.norm(s, &l.Norm1, x), r, kv, past, mask)) // [B, T, H]
-	return s.Add(x, m.swiGLU(s, l, m.norm(s, &l.Norm2, x)))                         // [B, T, H]
+	return s.Add(x, m.swiGLU(s, l, m.norm(s, &l.Norm2, x)))                          // [B, T, H]
 }
 
 // llamaAttention projects h [B, T, H] to nh query and nkv key/value heads,

@@ -22,7 +22,6 @@ type LoadOptions struct {
 // DefaultLoadOptions returns float32 on CPU.
 func DefaultLoadOptions() LoadOptions { return LoadOptions{Device: torch.CPU, DType: torch.Float32} }
 
-
 // Load reads config.json and the weights of a HuggingFace model directory
 // (safetensors, sharded safetensors, pytorch_model.bin or sharded .bin in
 // float32, float16 or bfloat16). It is strict: a missing tensor, a wrong

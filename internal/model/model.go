@@ -104,8 +104,9 @@ func skeleton(cfg Config) (*Model, error) {
 	for i := range m.Layers {
 		m.Layers[i] = f.layer(m, i)
 	}
-	m.FinalNorm.Path = f.base + "." + f.norm
-	if f.arch == gptNeoX.arch {
+	m.FinalNorm = Norm{Path: f.base + "." + f.norm, eps: cfg.RMSNormEps, rms: true}
+	if f == &gptNeoX {
+		m.FinalNorm = Norm{Path: f.base + "." + f.norm, eps: cfg.LayerNormEps}
 		m.gelu, _ = geluApproximation(cfg.HiddenAct)
 	}
 	return m, nil

@@ -1,0 +1,202 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/testutil"
+	"github.com/golamini/golamini/internal/torch"
+)
+
+// familyTrainGoldens mirrors the training part of
+// testdata/families/goldens.json (scripts/reference/family_goldens.py).
+type familyTrainGoldens struct {
+	Rows  [][]int `json:"train_rows"`
+	Cases []struct {
+		Name  string `json:"name"`
+		Train []struct {
+			Optim     string    `json:"optim"`
+			LR        float64   `json:"lr"`
+			BatchSize int       `json:"batch_size"`
+			GradAccum int       `json:"grad_accum"`
+			Steps     int       `json:"steps"`
+			Losses    []float64 `json:"losses"`
+		} `json:"train"`
+	} `json:"cases"`
+}
+
+// familyPad is the reference script's padding id (its EOS).
+const familyPad = 2
+
+func loadFamilyTrainGoldens(t *testing.T) familyTrainGoldens {
+	t.Helper()
+	b, err := os.ReadFile(testutil.Testdata(t, "families", "goldens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g familyTrainGoldens
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// trainFamily trains a fresh copy of testdata/families/name and returns
+// each step's logged loss.
+func trainFamily(t *testing.T, name string, a Args, rows []data.Tokenized) []float64 {
+	t.Helper()
+	var losses []float64
+	dir := testutil.Testdata(t, "families", name)
+	err := torch.Do(context.Background(), func() error {
+		m, err := model.Load(context.Background(), dir, model.DefaultLoadOptions())
+		if err != nil {
+			return err
+		}
+		defer m.Free()
+		tr := &Trainer{Args: a, Model: m, Train: rows, PadID: familyPad, ModelDir: dir, Log: zerolog.Nop(),
+			OnLog: func(e LogEntry) {
+				if e.Loss != nil {
+					losses = append(losses, *e.Loss)
+				}
+			}}
+		_, err = tr.Run(context.Background())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return losses
+}
+
+// Ten steps of AdamW and Adafactor on Llama (GQA, tied), Qwen3 (q/k norms,
+// yarn rope, untied) and Mistral (sliding window shorter than the rows), at
+// batch 2 with right padding and accumulation 2, give PyTorch's losses
+// within 1e-4 relative, with and without gradient checkpointing.
+func TestFamilyLossCurveMatchesPyTorch(t *testing.T) {
+	g := loadFamilyTrainGoldens(t)
+	n := 0
+	for _, c := range g.Cases {
+		for _, tc := range c.Train {
+			n++
+			for _, ckpt := range []bool{false, true} {
+				name := c.Name + "-" + tc.Optim
+				if ckpt {
+					name += "-gradient-checkpointing"
+				}
+				t.Run(name, func(t *testing.T) {
+					a := reproArgs(t.TempDir(), tc.Optim, tc.LR, tc.BatchSize, tc.GradAccum, tc.Steps)
+					a.GradientCheckpointing = ckpt
+					losses := trainFamily(t, c.Name, a, tokenized(g.Rows))
+					if len(losses) != len(tc.Losses) {
+						t.Fatalf("%d losses, want %d", len(losses), len(tc.Losses))
+					}
+					for i := range losses {
+						if rel := math.Abs(losses[i]-tc.Losses[i]) / math.Abs(tc.Losses[i]); rel > 1e-4 {
+							t.Errorf("step %d: loss %.7f, PyTorch %.7f (rel %.2g)", i+1, losses[i], tc.Losses[i], rel)
+						}
+					}
+				})
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no training cases in goldens.json")
+	}
+}
+
+// referencePython5 returns a Python with transformers 5 and torch (the
+// venv-ref5 reference environment), or skips: this interop test is not
+// part of `make test`, which installs no torch.
+func referencePython5(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("GOLAMINI_REF5_PYTHON")}
+	if home, err := os.UserHomeDir(); err == nil {
+		candidates = append(candidates, filepath.Join(home, ".cache", "golamini", "venv-ref5", "bin", "python"))
+	}
+	for _, p := range candidates {
+		if p == "" {
+			continue
+		}
+		if err := exec.Command(p, "-c", "import transformers, torch; assert transformers.__version__ >= '5'").Run(); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Python with transformers 5 and torch (~/.cache/golamini/venv-ref5, or set GOLAMINI_REF5_PYTHON)")
+	return ""
+}
+
+// A Llama-style model trained here and saved with WriteModelDir loads in
+// transformers 5 (from_pretrained) as the same class and gives our logits.
+func TestFamilySavedModelLoadsInTransformers(t *testing.T) {
+	py := referencePython5(t)
+	g := loadFamilyTrainGoldens(t)
+	for _, name := range []string{"qwen3-qknorm-yarn", "llama-gqa-tied", "qwen2-bias-tied"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			a := reproArgs(dir, "adamw", 1e-2, 2, 1, 2)
+			trainFamily(t, name, a, tokenized(g.Rows[:4]))
+			ids := g.Rows[0]
+			var want []float32
+			var class string
+			err := torch.Do(context.Background(), func() error {
+				m, err := model.Load(context.Background(), dir, model.DefaultLoadOptions())
+				if err != nil {
+					return err
+				}
+				defer m.Free()
+				class = m.Config.Family()
+				defer torch.NoGrad()()
+				s := torch.NewScope()
+				defer s.Close()
+				in := make([]int64, len(ids))
+				for i, id := range ids {
+					in[i] = int64(id)
+				}
+				lg := m.Logits(s, m.Forward(s, s.Int64(in, 1, int64(len(in))), model.Pass{}))
+				if err := s.Err(); err != nil {
+					return err
+				}
+				want, err = lg.Float32s()
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			args := []string{filepath.Join(testutil.RepoRoot(t), "scripts", "reference", "check_saved_model.py"), dir}
+			for _, id := range ids {
+				args = append(args, strconv.Itoa(id))
+			}
+			out, err := exec.Command(py, args...).Output()
+			if err != nil {
+				t.Fatalf("from_pretrained failed: %v", err)
+			}
+			var got struct {
+				Class  string      `json:"class"`
+				Logits [][]float64 `json:"logits"`
+			}
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatal(err)
+			}
+			V := len(want) / len(ids)
+			var maxDiff float64
+			for i := range got.Logits {
+				for j := range got.Logits[i] {
+					maxDiff = math.Max(maxDiff, math.Abs(got.Logits[i][j]-float64(want[i*V+j])))
+				}
+			}
+			if got.Class != class || maxDiff > 1e-4 {
+				t.Errorf("transformers loaded %s (ours %s), max |logit diff| %g", got.Class, class, maxDiff)
+			}
+		})
+	}
+}
