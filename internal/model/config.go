@@ -58,7 +58,7 @@ type Config struct {
 
 	// Llama, Mistral, Qwen2, Qwen3.
 	NumKeyValueHeads    int      `json:"num_key_value_heads"`
-	HeadDim             int      `json:"head_dim"`
+	HeadDim             int      `json:"head_dim,omitempty"`
 	RMSNormEps          float64  `json:"rms_norm_eps"`
 	RopeTheta           *float64 `json:"rope_theta,omitempty"`
 	RopeParameters      *Rope    `json:"rope_parameters,omitempty"`

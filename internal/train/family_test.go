@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -176,9 +177,12 @@ func TestFamilySavedModelLoadsInTransformers(t *testing.T) {
 			for _, id := range ids {
 				args = append(args, strconv.Itoa(id))
 			}
-			out, err := exec.Command(py, args...).Output()
+			cmd := exec.Command(py, args...)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
 			if err != nil {
-				t.Fatalf("from_pretrained failed: %v", err)
+				t.Fatalf("from_pretrained failed: %v\n%s", err, stderr.String())
 			}
 			var got struct {
 				Class  string      `json:"class"`
