@@ -1,5 +1,6 @@
-// Package runner fine-tunes and runs open GPT-NeoX (Pythia) models on your
-// own machine, in the spirit of Lamini's BasicModelRunner:
+// Package runner fine-tunes and runs open LLMs (GPT-NeoX / Pythia, Llama,
+// SmolLM, Mistral, Qwen2, Qwen3) on your own machine, in the spirit of
+// Lamini's BasicModelRunner:
 //
 //	r, err := runner.New("EleutherAI/pythia-410m")
 //	err = r.LoadDataFromJSONLines("lamini_docs.jsonl", "question", "answer")
@@ -7,7 +8,7 @@
 //	answer, err := r.Infer("How do I add data to Lamini?")
 //
 // It is real deep learning on libtorch (CPU or CUDA) through gotch: a
-// GPT-NeoX network written in Go that loads HuggingFace checkpoints and
+// network per model family written in Go that loads HuggingFace checkpoints and
 // matches transformers' logits, a byte-level BPE tokenizer identical to HF
 // tokenizers, and a trainer that follows HF Trainer's TrainingArguments.
 //

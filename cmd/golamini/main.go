@@ -1,4 +1,5 @@
-// Command golamini fine-tunes and runs GPT-NeoX (Pythia) models locally.
+// Command golamini fine-tunes and runs causal LMs (GPT-NeoX / Pythia, Llama,
+// Mistral, Qwen2, Qwen3) locally.
 //
 // Usage:
 //

@@ -1,4 +1,4 @@
-// Package generate decodes text from a GPT-NeoX model: greedy or sampled
+// Package generate decodes text from a model of any family: greedy or sampled
 // (temperature, top-k, top-p), with a repetition penalty, stopping at EOS or
 // at stop strings, with a KV cache, for one prompt or a left-padded batch.
 // Sampling runs in Go on the logits of the last position with a seeded PCG,

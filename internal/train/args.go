@@ -1,4 +1,4 @@
-// Package train fine-tunes a GPT-NeoX model the way HF Trainer does:
+// Package train fine-tunes a model of any family the way HF Trainer does:
 // TrainingArguments with HF's names and defaults, AdamW / Adafactor / SGD,
 // HF's learning-rate schedules, gradient accumulation normalised by label
 // tokens, gradient clipping, evaluation, HF-layout checkpoints with

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# bench/families/run.sh: decode and training speed of the Llama-style
+# families, golamini against HF transformers 5.24.0 / torch 2.15.0, side by
+# side in one run, interleaved round by round. Prints a markdown table on
+# stdout; raw JSON lines go to bench/out/families/. bench/run.sh runs it with
+# the other bench/*/run.sh.
+#
+# Models: a SmolLM2-135M-shaped LlamaForCausalLM and a Qwen2.5-0.5B-shaped
+# Qwen2ForCausalLM (testdata/families/configs; random weights, fp32).
+#   decode  batch 1, greedy, 128 new tokens after a 16-token prompt, KV cache;
+#           HF with 1 thread and with torch's default;
+#   train   AdamW, batch 4 × 512 tokens, clipping at 1.0, best of 3 steps after
+#           one warm-up step; HF as a plain PyTorch loop, both thread settings.
+#
+# Environment: FAMILIES_ROUNDS (default 2), FAMILIES_TINY=1 (a smoke run: the
+# same configs shrunk to 2 layers × 64 hidden, vocab 512, 16 new tokens,
+# batch 2 × 32), FAMILIES_PY (a Python with torch + transformers 5 instead of
+# the bench venv), GOLAMINI_CACHE.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+out="$root/bench/out/families"
+mkdir -p "$out"
+ROUNDS="${FAMILIES_ROUNDS:-2}"
+log() { echo "bench/families: $*" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+eval "$(scripts/libtorch-env)"
+CACHE="${GOLAMINI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/golamini}"
+PY="${FAMILIES_PY:-$(scripts/reference-venv "$CACHE/venv-bench-hf-current" bench/requirements-hf-current.txt)}"
+go build -o "$out/families" ./bench/families
+
+override="" dec=(--new-tokens 128) trn=(--batch 4 --seq 512)
+if [[ "${FAMILIES_TINY:-0}" == "1" ]]; then
+  override='{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512}'
+  dec=(--new-tokens 16) trn=(--batch 2 --seq 32)
+fi
+gflags() { local a=(); for x in "$@"; do [[ "$x" == --* ]] && a+=("-${x#--}") || a+=("$x"); done; echo "${a[@]}"; }
+
+: > "$out/results.jsonl"
+record() { # label command...
+  local label="$1"; shift
+  local l line
+  l="$(loadavg)"
+  if line="$("$@" 2> "$out/last.err")"; then
+    printf '{"round": %d, "label": "%s", "load": "%s", "result": %s}\n' "$r" "$label" "$l" "$line" >> "$out/results.jsonl"
+  else
+    log "$label failed: $(tail -3 "$out/last.err")"
+  fi
+}
+for ((r = 1; r <= ROUNDS; r++)); do
+  for cfg in smollm2-135m qwen2.5-0.5b; do
+    f="testdata/families/configs/$cfg.json"
+    for mode in decode train; do
+      if [[ "$mode" == decode ]]; then extra=("${dec[@]}"); else extra=("${trn[@]}"); fi
+      log "round $r/$ROUNDS $cfg $mode (load $(loadavg))"
+      # shellcheck disable=SC2046
+      record "$cfg $mode golamini" "$out/families" -config "$f" -mode "$mode" -override "$override" $(gflags "${extra[@]}")
+      record "$cfg $mode hf 1 thread" "$PY" bench/families/hf_families.py --config "$f" --mode "$mode" --override "$override" --threads 1 "${extra[@]}"
+      record "$cfg $mode hf default threads" "$PY" bench/families/hf_families.py --config "$f" --mode "$mode" --override "$override" "${extra[@]}"
+    done
+  done
+done
+
+python3 - "$out/results.jsonl" "${FAMILIES_TINY:-0}" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+best = {}
+for r in rows:
+    k = r["label"]
+    best[k] = max(best.get(k, 0), r["result"]["tokens_per_s"])
+print("## Llama-style families: golamini vs transformers 5.24 / torch 2.15" + (" (TINY smoke run: shapes shrunk, not the real models)" if sys.argv[2] == "1" else ""))
+print()
+print("Best tokens/s over rounds (random fp32 weights; decode: batch 1, greedy; train: AdamW, clipping 1.0).")
+print()
+print("| model | mode | golamini | HF 1 thread | HF default threads | ratio vs faster HF |")
+print("|---|---|---|---|---|---|")
+for cfg in ("smollm2-135m", "qwen2.5-0.5b"):
+    for mode in ("decode", "train"):
+        g = best.get(f"{cfg} {mode} golamini", 0)
+        h1 = best.get(f"{cfg} {mode} hf 1 thread", 0)
+        hd = best.get(f"{cfg} {mode} hf default threads", 0)
+        hf = max(h1, hd)
+        ratio = f"{g / hf:.2f}×" if hf else "–"
+        print(f"| {cfg} | {mode} | {g:.1f} | {h1:.1f} | {hd:.1f} | {ratio} |")
+PY
