@@ -82,7 +82,7 @@ func trainFamily(t *testing.T, name string, a Args, rows []data.Tokenized) []flo
 // Ten steps of AdamW and Adafactor on Llama (GQA, tied), Qwen3 (q/k norms,
 // yarn rope, untied) and Mistral (sliding window shorter than the rows), at
 // batch 2 with right padding and accumulation 2, give PyTorch's losses
-// within 1e-4 relative, with and without gradient checkpointing.
+// within 1e-4 relative; AdamW also with gradient checkpointing.
 func TestFamilyLossCurveMatchesPyTorch(t *testing.T) {
 	g := loadFamilyTrainGoldens(t)
 	n := 0
@@ -90,6 +90,9 @@ func TestFamilyLossCurveMatchesPyTorch(t *testing.T) {
 		for _, tc := range c.Train {
 			n++
 			for _, ckpt := range []bool{false, true} {
+				if ckpt && tc.Optim != "adamw" {
+					continue // the blocks' recomputation is the same whatever the optimizer
+				}
 				name := c.Name + "-" + tc.Optim
 				if ckpt {
 					name += "-gradient-checkpointing"
