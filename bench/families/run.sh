@@ -83,4 +83,13 @@ for cfg in ("smollm2-135m", "qwen2.5-0.5b"):
         hf = max(h1, hd)
         ratio = f"{g / hf:.2f}×" if hf else "–"
         print(f"| {cfg} | {mode} | {g:.1f} | {h1:.1f} | {hd:.1f} | {ratio} |")
+print("""
+Speed paths on these families: every projection goes through `Model.linear` (RowLinear's row-shared decode
+products), greedy decoding screens the output projection (ArgmaxLinear, tied or not), training uses the chunked
+loss head (LinearCrossEntropy; `lm_head` has no bias), the one-op rotary (torch.Rotary, float32 CPU: whole heads
+rotate) and the one-pass AdamW. Two GPT-NeoX paths do not apply: DecodeAttention reads GPT-NeoX's fused per-head
+q|k|v projection, while these families have separate q/k/v projections, grouped key/value heads and (Qwen3)
+q/k norms between projection and rotary, so a decoding step takes attendOne (5 ops per layer; each key/value
+head is read once for its group of query heads, the cache is never copied); RowLinearGELU fuses GPT-NeoX's GELU,
+while SwiGLU runs gate and up as two RowLinear products, then SiLU and a product.""")
 PY
