@@ -353,6 +353,10 @@ func (c Config) MarshalJSON() ([]byte, error) {
 			out[k] = v
 		}
 	}
+	if _, ok := out["dtype"]; ok && c.TorchDType != "" {
+		// transformers 5 names it dtype: one value, the weights' own.
+		out["dtype"], _ = json.Marshal(c.TorchDType)
+	}
 	keys := make([]string, 0, len(out))
 	for k := range out {
 		keys = append(keys, k)

@@ -212,6 +212,16 @@ func TestFamilyConfigRoundTrip(t *testing.T) {
 			t.Errorf("llama config written with %q", k)
 		}
 	}
+	c.TorchDType = "float32"
+	raw5 := strings.Replace(string(raw), `"torch_dtype": "bfloat16"`, `"dtype": "bfloat16"`, 1)
+	c5, err := ParseConfig([]byte(raw5), "v5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c5.TorchDType = "float32"
+	if out5, _ := json.Marshal(c5); !strings.Contains(string(out5), `"dtype":"float32"`) || strings.Contains(string(out5), "bfloat16") {
+		t.Errorf("transformers 5's dtype key not rewritten: %s", out5)
+	}
 	c2, err := ParseConfig(out, "written")
 	if err != nil {
 		t.Fatal(err)
