@@ -284,6 +284,18 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
+// A GPT-NeoX config as transformers 5 writes it (rope_parameters instead of
+// rotary_emb_base and rotary_pct) describes the same model.
+func TestGPTNeoXRopeParameters(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"model_type": "gpt_neox", "vocab_size": 128, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "rope_parameters": {"rope_theta": 500.0, "rope_type": "default", "partial_rotary_factor": 1.0}}`), "v5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RotaryPct != 1 || c.RotaryEmbBase != 500 || c.RotaryNDims != 8 {
+		t.Errorf("rotary_pct %v, rotary_emb_base %v, rotary dims %d", c.RotaryPct, c.RotaryEmbBase, c.RotaryNDims)
+	}
+}
+
 // A config that disagrees with the checkpoint's tensors is refused naming
 // the field: layer count, and sizes through the tensor they shape.
 func TestConfigCheckedAgainstCheckpoint(t *testing.T) {

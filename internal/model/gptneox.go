@@ -35,6 +35,27 @@ func validateGPTNeoX(c *Config) error {
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
 		return invalid("hidden_size %d must be a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
 	}
+	// transformers 5 writes the rotary settings as rope_parameters
+	// (rope_theta, partial_rotary_factor), which win over rotary_emb_base
+	// and rotary_pct as in GPTNeoXConfig; they are folded back into those.
+	if rp := c.RopeScaling; rp != nil || c.RopeParameters != nil {
+		if rp == nil {
+			rp = c.RopeParameters
+		}
+		if t := rp.RopeType + rp.Type; t != "" && t != "default" {
+			return fmt.Errorf("rope type %q for gpt_neox is %w", t, ErrUnsupported)
+		}
+		if rp.Factor != 0 || rp.OriginalMaxPositionEmbeddings != 0 || rp.AttentionFactor != nil {
+			return fmt.Errorf("rope scaling for gpt_neox is %w", ErrUnsupported)
+		}
+		if rp.RopeTheta != 0 {
+			c.RotaryEmbBase = rp.RopeTheta
+		}
+		if rp.PartialRotaryFactor != 0 {
+			c.RotaryPct = rp.PartialRotaryFactor
+		}
+		c.RopeScaling, c.RopeParameters = nil, nil
+	}
 	if c.RotaryPct < 0 || c.RotaryPct > 1 {
 		return invalid("rotary_pct %v must be in [0, 1]", c.RotaryPct)
 	}
@@ -46,9 +67,6 @@ func validateGPTNeoX(c *Config) error {
 	}
 	if _, err := geluApproximation(c.HiddenAct); err != nil {
 		return err
-	}
-	if c.RopeScaling != nil {
-		return fmt.Errorf("rope_scaling for gpt_neox is %w", ErrUnsupported)
 	}
 	c.HeadSize = c.HiddenSize / c.NumAttentionHeads
 	c.KVHeads = c.NumAttentionHeads
