@@ -118,25 +118,20 @@ func TestFamilyLossCurveMatchesPyTorch(t *testing.T) {
 	}
 }
 
-// referencePython5 returns a Python with transformers 5 and torch (the
-// venv-ref5 reference environment), or skips: this interop test is not
-// part of `make test`, which installs no torch.
+// referencePython5 returns the Python named by GOLAMINI_REF5_PYTHON (one
+// with transformers 5 and torch, e.g. ~/.cache/golamini/venv-ref5/bin/python),
+// or skips: this interop test needs torch, which `make test` does not
+// install, so it runs only when asked for.
 func referencePython5(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("GOLAMINI_REF5_PYTHON")}
-	if home, err := os.UserHomeDir(); err == nil {
-		candidates = append(candidates, filepath.Join(home, ".cache", "golamini", "venv-ref5", "bin", "python"))
+	p := os.Getenv("GOLAMINI_REF5_PYTHON")
+	if p == "" {
+		t.Skip("set GOLAMINI_REF5_PYTHON to a Python with transformers 5 and torch (~/.cache/golamini/venv-ref5/bin/python) to run this interop test")
 	}
-	for _, p := range candidates {
-		if p == "" {
-			continue
-		}
-		if err := exec.Command(p, "-c", "import transformers, torch; assert transformers.__version__ >= '5'").Run(); err == nil {
-			return p
-		}
+	if err := exec.Command(p, "-c", "import transformers, torch; assert int(transformers.__version__.split('.')[0]) >= 5").Run(); err != nil {
+		t.Fatalf("GOLAMINI_REF5_PYTHON=%s has no transformers 5 with torch: %v", p, err)
 	}
-	t.Skip("no Python with transformers 5 and torch (~/.cache/golamini/venv-ref5, or set GOLAMINI_REF5_PYTHON)")
-	return ""
+	return p
 }
 
 // A Llama-style model trained here and saved with WriteModelDir loads in
