@@ -91,6 +91,13 @@ type Engine struct {
 
 // NewEngine makes an engine and starts its loop.
 func NewEngine(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o EngineOptions, metrics *Metrics) *Engine {
+	e := newEngine(do, tok, cfg, o, metrics)
+	go e.loop()
+	return e
+}
+
+// newEngine makes an engine without starting its loop (tests step it).
+func newEngine(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o EngineOptions, metrics *Metrics) *Engine {
 	if o.MaxBatch < 1 {
 		o.MaxBatch = 1
 	}
@@ -106,7 +113,6 @@ func NewEngine(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o EngineOption
 	for _, id := range cfg.EOSIDs() {
 		e.eos[id] = true
 	}
-	go e.loop()
 	return e
 }
 
