@@ -2,13 +2,13 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/golamini/golamini/internal/chat"
 	"github.com/golamini/golamini/internal/serve"
 )
 
@@ -78,7 +78,18 @@ func (r *Runner) NewServer(o ServeOptions) (*Server, error) {
 		so.ShutdownGrace = o.ShutdownGrace
 	}
 	so.Logger = r.log
-	so.NoChatTemplate = r.noChatTemplate()
+	switch t, err := r.chatTemplate("", false); {
+	case err == nil:
+		stop, err := r.EndOfTurnIDs()
+		if err != nil {
+			return nil, err
+		}
+		so.ChatTemplate = servedChat{t: t, stop: stop}
+	case errors.Is(err, chat.ErrNoTemplate):
+		so.NoChatTemplate = fmt.Sprintf("model %q has no chat template (tokenizer_config.json \"chat_template\" or chat_template.jinja), so /v1/chat/completions cannot prompt it; use /v1/completions", r.source)
+	default:
+		so.NoChatTemplate = fmt.Sprintf("model %q: its chat template cannot be used: %v", r.source, err)
+	}
 	r.mu.Lock()
 	m := r.model
 	r.mu.Unlock()
@@ -98,24 +109,4 @@ func (r *Runner) Serve(ctx context.Context, addr string, o ServeOptions) error {
 		return err
 	}
 	return s.s.Serve(ctx, addr)
-}
-
-// noChatTemplate explains why /v1/chat/completions cannot prompt this
-// model: chat templates are not rendered by this build yet, whether or not
-// the model ships one.
-func (r *Runner) noChatTemplate() string {
-	has := false
-	if b, err := os.ReadFile(filepath.Join(r.dir, "tokenizer_config.json")); err == nil {
-		var c struct {
-			ChatTemplate json.RawMessage `json:"chat_template"`
-		}
-		has = json.Unmarshal(b, &c) == nil && len(c.ChatTemplate) > 0 && string(c.ChatTemplate) != "null"
-	}
-	if _, err := os.Stat(filepath.Join(r.dir, "chat_template.jinja")); err == nil {
-		has = true
-	}
-	if has {
-		return fmt.Sprintf("model %q has a chat template, but this build of golamini does not render chat templates yet; use /v1/completions with the prompt written out", r.source)
-	}
-	return fmt.Sprintf("model %q has no chat template (tokenizer_config.json \"chat_template\" or chat_template.jinja), so /v1/chat/completions cannot prompt it; use /v1/completions", r.source)
 }
