@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -99,5 +101,65 @@ func TestNewServer(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 || !strings.Contains(string(b), "no chat template") {
 		t.Errorf("chat without template: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestServeChatEqualsChat: with a chat template, /v1/chat/completions
+// (plain and streamed) gives what r.Chat gives.
+func TestServeChatEqualsChat(t *testing.T) {
+	src := testutil.Testdata(t, "models", "demo")
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "generation_config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json"} {
+		if err := os.Symlink(filepath.Join(src, f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(src, "tokenizer_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tc map[string]any
+	json.Unmarshal(b, &tc)
+	tc["chat_template"] = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|endoftext|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+	b, _ = json.Marshal(tc)
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(dir, WithDevice("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	msgs := []Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "How do I add data to Lamini?"}}
+	o := DefaultChatOptions()
+	o.MaxNewTokens = 30
+	want, err := r.Chat(context.Background(), msgs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.NewServer(ServeOptions{ModelName: "demo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	body := `{"model":"demo","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"How do I add data to Lamini?"}],"max_tokens":30,"temperature":0}`
+	resp, err := http.Post(ts.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cr struct {
+		Choices []struct {
+			Message struct{ Content string } `json:"message"`
+		} `json:"choices"`
+	}
+	json.NewDecoder(resp.Body).Decode(&cr)
+	resp.Body.Close()
+	if want == "" {
+		t.Fatal("r.Chat answered nothing: the comparison would prove little")
+	}
+	if resp.StatusCode != 200 || len(cr.Choices) != 1 || cr.Choices[0].Message.Content != want {
+		t.Errorf("served %d %+v, Chat %q", resp.StatusCode, cr, want)
 	}
 }

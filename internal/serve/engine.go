@@ -91,6 +91,13 @@ type Engine struct {
 
 // NewEngine makes an engine and starts its loop.
 func NewEngine(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o EngineOptions, metrics *Metrics) *Engine {
+	e := newEngine(do, tok, cfg, o, metrics)
+	go e.loop()
+	return e
+}
+
+// newEngine makes an engine without starting its loop (tests step it).
+func newEngine(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o EngineOptions, metrics *Metrics) *Engine {
 	if o.MaxBatch < 1 {
 		o.MaxBatch = 1
 	}
@@ -106,7 +113,6 @@ func NewEngine(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o EngineOption
 	for _, id := range cfg.EOSIDs() {
 		e.eos[id] = true
 	}
-	go e.loop()
 	return e
 }
 
@@ -406,15 +412,17 @@ func (e *Engine) prefill(m *model.Model) error {
 	// must lie past the prompt's columns.
 	L := int64(len(p))
 	if len(e.rows) == 0 {
-		e.big.Len = L
-	} else if e.big.Len < L {
-		e.big.Len = L
+		e.big.Len = 0
 	}
-	if e.big.Len+1 > e.big.Capacity {
-		if err := e.compact(); err != nil {
+	if max(e.big.Len, L)+1 > e.big.Capacity {
+		if err := e.compact(); err != nil { // every row then fits in the context, so L+1 ≤ Capacity after it
 			return err
 		}
 	}
+	// Compaction first, then the bump: the rows' next column must lie past
+	// the new row's prompt columns, or its first decoded token would
+	// overwrite them.
+	e.big.Len = max(e.big.Len, L)
 	for c := 0; c < j.req.N; c++ {
 		sq := newSeq(e, j, c)
 		row := append([]float32(nil), logits...)

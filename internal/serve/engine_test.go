@@ -255,3 +255,48 @@ func TestCompaction(t *testing.T) {
 		t.Error("the cache was never compacted")
 	}
 }
+
+// TestJoinAtFullCache: a request that joins when the batch's next column
+// is the cache's last forces a compaction first; both rows, one of which
+// has a long masked gap, still equal generation alone.
+func TestJoinAtFullCache(t *testing.T) {
+	d := loadDemo(t)
+	e := newEngine(d.do, d.tok, d.m.Config, DefaultEngineOptions(), nil)
+	step := func() {
+		if err := d.do(e.step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pa, pb := d.tok.Encode(testPrompts[0]), d.tok.Encode(testPrompts[14])
+	ja, err := e.Submit(context.Background(), &Request{Prompt: pa, N: 1, MaxTokens: 60, Logprobs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(e.rows) == 0 {
+		step()
+	}
+	step()
+	// Jump the shared column to the end: A's row gets a gap it must not see.
+	e.big.Len = e.big.Capacity - 1
+	step()
+	jb, err := e.Submit(context.Background(), &Request{Prompt: pb, N: 1, MaxTokens: 60, Logprobs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e.pf != nil || len(e.queue) > 0 || len(e.rows) > 0 {
+		step()
+	}
+	if e.m.compactions.v == 0 {
+		t.Error("no compaction")
+	}
+	for i, c := range []struct {
+		j *Job
+		p []int
+	}{{ja, pa}, {jb, pb}} {
+		_, finals, _, _ := collect(t, c.j)
+		if want := d.tok.Decode(d.alone(t, c.p, 60), true); finals[0] != want {
+			t.Errorf("request %d: %q, alone %q", i, finals[0], want)
+		}
+	}
+	d.do(func(*model.Model) error { e.big.Free(); e.tmp.Free(); return nil })
+}

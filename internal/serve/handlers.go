@@ -92,7 +92,7 @@ type plan struct {
 
 // common validates the fields completions and chat share and fills the
 // parts of an engine request they set. prompts are tokenized already.
-func (s *Server) common(sp *sampling, prompts [][]int, promptParam string, defaultMax int, maxTokens *int, maxParam string, logprobs int, chat bool) (*plan, *apiError) {
+func (s *Server) common(sp *sampling, prompts [][]int, promptParam string, defaultMax int, maxTokens *int, maxParam string, logprobs int) (*plan, *apiError) {
 	if sp.Model == "" {
 		return nil, badRequest("model", "missing_required_parameter", "you must provide a model parameter")
 	}
@@ -207,7 +207,7 @@ func (s *Server) common(sp *sampling, prompts [][]int, promptParam string, defau
 			}
 		}
 		p.reqs = append(p.reqs, &Request{Prompt: ids, N: p.n, MaxTokens: mt, Temperature: temp, TopK: topK, TopP: topP,
-			Seed: seed, Stop: stops, IgnoreEOS: sp.IgnoreEOS, Logprobs: logprobs, Constraint: ix, CleanUp: !chat && !sp.Stream})
+			Seed: seed, Stop: stops, IgnoreEOS: sp.IgnoreEOS, Logprobs: logprobs, Constraint: ix, CleanUp: !sp.Stream})
 	}
 	return p, nil
 }
@@ -316,7 +316,7 @@ func (s *Server) handleCompletions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ep, e)
 		return
 	}
-	p, e := s.common(&req.sampling, prompts, "prompt", 16, req.MaxTokens, "max_tokens", lp, false)
+	p, e := s.common(&req.sampling, prompts, "prompt", 16, req.MaxTokens, "max_tokens", lp)
 	if e != nil {
 		s.fail(w, r, ep, e)
 		return
@@ -388,7 +388,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		maxTok, maxParam = req.MaxCompletionTokens, "max_completion_tokens"
 	}
 	ids := s.tok.Encode(text)
-	p, e := s.common(&req.sampling, [][]int{ids}, "messages", 0, maxTok, maxParam, lp, true)
+	p, e := s.common(&req.sampling, [][]int{ids}, "messages", 0, maxTok, maxParam, lp)
 	if e != nil {
 		s.fail(w, r, ep, e)
 		return

@@ -145,11 +145,12 @@ func TestOpenAIClient(t *testing.T) {
 	}
 	for i, msgs := range chats {
 		text, _ := plainTemplate{}.Render(msgs, true)
-		want, _ := cutStop(d.tok.Decode(d.alone(t, d.tok.Encode(text), maxTokens), true), plainTemplate{}.Stop())
+		ids := d.alone(t, d.tok.Encode(text), maxTokens)
+		want, _ := cutStop(d.tok.DecodeTransformers(ids, true), plainTemplate{}.Stop())
 		if got.Chat[i].Content != want || got.Chat[i].Role != "assistant" {
 			t.Errorf("chat %d: %+v, want %q", i, got.Chat[i], want)
 		}
-		if got.ChatStream[i].Content != want {
+		if want, _ := cutStop(d.tok.Decode(ids, true), plainTemplate{}.Stop()); got.ChatStream[i].Content != want {
 			t.Errorf("streamed chat %d: %q, want %q", i, got.ChatStream[i].Content, want)
 		}
 	}

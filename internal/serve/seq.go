@@ -30,6 +30,15 @@ type seq struct {
 	state constrain.State
 	allow []int // scratch for the constraint's allowed ids
 	sent  int   // bytes of text already sent
+	endID bool  // the last id ended the choice (EOS, end of turn): not part of the text
+}
+
+// text is the generated ids that make the choice's text.
+func (s *seq) text() []int {
+	if s.endID {
+		return s.out[:len(s.out)-1]
+	}
+	return s.out
 }
 
 func newSeq(e *Engine, j *Job, c int) *seq {
@@ -105,7 +114,10 @@ func (s *seq) advance(e *Engine, logits []float32) bool {
 	case isEOS && (!r.IgnoreEOS || r.Constraint != nil):
 		reason = "stop"
 	}
-	text := e.tok.Decode(s.out, true)
+	if isEOS && reason == "stop" {
+		s.endID = true
+	}
+	text := e.tok.Decode(s.text(), true)
 	if cut, ok := cutStop(text, r.Stop); ok {
 		text, reason = cut, "stop"
 	}
@@ -134,9 +146,9 @@ func (s *seq) finish(e *Engine, reason string) bool {
 	r := s.job.req
 	var final string
 	if r.CleanUp && r.Constraint == nil {
-		final = e.tok.DecodeTransformers(s.out, true)
+		final = e.tok.DecodeTransformers(s.text(), true)
 	} else {
-		final = e.tok.Decode(s.out, true)
+		final = e.tok.Decode(s.text(), true)
 	}
 	if cut, ok := cutStop(final, r.Stop); ok {
 		final = cut
