@@ -89,8 +89,15 @@ func Join(cfg Config, dev torch.Device) (*Group, error) {
 	} else {
 		log.Info().Str("master", addr).Int("rank", e.Rank).Dur("timeout", timeout).Msg("waiting for the master")
 	}
+	// Say so when the wait is long: on every rank, warnings included (ranks
+	// other than 0 log warnings only).
+	still := time.AfterFunc(min(5*time.Second, timeout/2), func() {
+		log.Warn().Str("master", addr).Int("rank", e.Rank).Int("world_size", e.WorldSize).Dur("timeout", timeout).
+			Msg("still waiting for the rendezvous at the master")
+	})
 	store, err := torch.NewStore(torch.StoreOptions{Host: e.MasterAddr, Port: e.MasterPort, Master: master, WorldSize: e.WorldSize,
 		Timeout: timeout, Prefix: "golamini/attempt_" + strconv.Itoa(e.RestartCount) + "/"})
+	still.Stop()
 	if err != nil {
 		if master {
 			return nil, fmt.Errorf("dist: rank 0: rendezvous store at %s (world size %d, timeout %v): %w", addr, e.WorldSize, timeout, err)
