@@ -99,13 +99,29 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 	if _, stderr, code := run(t, "", ddpArgs(t, one, 4)...); code != 0 {
 		t.Fatalf("one process: exit %d: %s", code, stderr)
 	}
-	stdout, stderr, code := run(t, "", append(ddpArgs(t, two, 2), "--nproc-per-node", "2", "--ddp-timeout", "60s")...)
+	stdout, stderr, code := run(t, "", append(ddpArgs(t, two, 2), "--nproc-per-node", "2", "--ddp-timeout", "60s",
+		"--save-strategy", "steps", "--save-steps", "2")...)
 	if code != 0 {
 		t.Fatalf("two ranks: exit %d: %s", code, stderr)
 	}
 	if !strings.Contains(stdout, "trained 3 steps") || strings.Count(stdout, "trained") != 1 {
 		t.Errorf("stdout (rank 0 alone reports): %q", stdout)
 	}
+	compareRuns(t, one, two)
+
+	// Rank 0's checkpoint at step 2 resumes in one process with batch 4 (the
+	// same global batch): step 3 takes the same rows and ends the same.
+	resumed := t.TempDir()
+	if _, stderr, code := run(t, "", ddpArgs(t, resumed, 4, "--resume-from-checkpoint", filepath.Join(two, "checkpoint-2"))...); code != 0 {
+		t.Fatalf("resume in one process: exit %d: %s", code, stderr)
+	}
+	compareRuns(t, one, resumed)
+}
+
+// compareRuns checks that the runs in directories one and two logged the
+// same losses and ended with the same weights.
+func compareRuns(t *testing.T, one, two string) {
+	t.Helper()
 	a, b := readLog(t, one), readLog(t, two)
 	if len(a.loss) != 3 || len(b.loss) != 3 || len(a.eval) != 1 || len(b.eval) != 1 {
 		t.Fatalf("log entries: one process %+v, two ranks %+v", a, b)
@@ -274,4 +290,28 @@ func TestDataParallelMismatch(t *testing.T) {
 			t.Errorf("rank %d: %v\n%s", r, err, logs[r].String())
 		}
 	}
+}
+
+// The same run under torchrun (torch.distributed's launcher, with its own
+// agent store that every rank joins as a client): set GOLAMINI_TORCHRUN to a
+// torchrun executable (e.g. ~/.cache/golamini/venv-ref5/bin/torchrun); not
+// part of make test, which installs no torch.
+func TestDataParallelUnderTorchrun(t *testing.T) {
+	torchrun := os.Getenv("GOLAMINI_TORCHRUN")
+	if torchrun == "" {
+		t.Skip("GOLAMINI_TORCHRUN is not set (path to torchrun)")
+	}
+	t.Setenv(asCLI, "1")
+	one, two := t.TempDir(), t.TempDir()
+	if _, stderr, code := run(t, "", ddpArgs(t, one, 4)...); code != 0 {
+		t.Fatalf("one process: exit %d: %s", code, stderr)
+	}
+	args := append([]string{"--no-python", "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", strconv.Itoa(freePort(t)), os.Args[0]},
+		ddpArgs(t, two, 2)...)
+	c := exec.Command(torchrun, args...)
+	b, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("torchrun: %v\n%s", err, b)
+	}
+	compareRuns(t, one, two)
 }
