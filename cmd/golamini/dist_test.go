@@ -309,6 +309,7 @@ func TestDataParallelUnderTorchrun(t *testing.T) {
 	args := append([]string{"--no-python", "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", strconv.Itoa(freePort(t)), os.Args[0]},
 		ddpArgs(t, two, 2)...)
 	c := exec.Command(torchrun, args...)
+	c.Env = append(os.Environ(), "GOLAMINI_OWN_STORE=1") // torchrun's agent store may be newer than libtorch 2.1's client
 	b, err := c.CombinedOutput()
 	if err != nil {
 		t.Fatalf("torchrun: %v\n%s", err, b)

@@ -68,6 +68,14 @@ func EnvFromOS() (Env, error) {
 	if v := os.Getenv("TORCHELASTIC_USE_AGENT_STORE"); v == "True" || v == "true" || v == "1" {
 		e.UseAgentStore = true
 	}
+	// torchrun from a torch newer than the libtorch 2.1.0 golamini links
+	// serves its agent store in a newer protocol that 2.1's client cannot
+	// speak; GOLAMINI_OWN_STORE=1 has rank 0 serve golamini's own store on
+	// the next port instead.
+	if e.UseAgentStore && os.Getenv("GOLAMINI_OWN_STORE") == "1" {
+		e.UseAgentStore = false
+		e.MasterPort++
+	}
 	if err != nil {
 		return Env{}, err
 	}

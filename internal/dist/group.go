@@ -102,7 +102,11 @@ func Join(cfg Config, dev torch.Device) (*Group, error) {
 		if master {
 			return nil, fmt.Errorf("dist: rank 0: rendezvous store at %s (world size %d, timeout %v): %w", addr, e.WorldSize, timeout, err)
 		}
-		return nil, fmt.Errorf("dist: rank %d: cannot reach the master at %s within %v: %w", e.Rank, addr, timeout, err)
+		hint := ""
+		if e.UseAgentStore {
+			hint = " (this is torchrun's agent store: a torchrun newer than torch 2.1 speaks a store protocol libtorch 2.1.0 cannot; run with GOLAMINI_OWN_STORE=1 to have rank 0 serve golamini's own store on MASTER_PORT+1)"
+		}
+		return nil, fmt.Errorf("dist: rank %d: cannot reach the master at %s within %v: %w%s", e.Rank, addr, timeout, err, hint)
 	}
 	pg, err := torch.NewProcessGroup(store, torch.ProcessGroupOptions{Backend: backend, Rank: e.Rank, Size: e.WorldSize, Timeout: timeout})
 	if err != nil {
