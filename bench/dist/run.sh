@@ -32,7 +32,7 @@ echo "Host: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg). All-reduce of
 echo
 echo '| implementation | seconds per all-reduce | algbw GB/s | busbw GB/s |'
 echo '|---|---|---|---|'
-row() { python3 -c 'import json,sys; d=json.loads(sys.stdin.readline()); print(f"| {d[\"impl\"]} ({d[\"backend\"]}) | {d[\"seconds\"]:.4f} | {d[\"algbw_gb_s\"]:.2f} | {d[\"busbw_gb_s\"]:.2f} |")'; }
+row() { python3 -c 'import json,sys; d=json.loads(sys.stdin.readline()); print("| %s (%s) | %.4f | %.2f | %.2f |" % (d["impl"], d["backend"], d["seconds"], d["algbw_gb_s"], d["busbw_gb_s"]))'; }
 "$out/allreduce" -nproc 2 -numel "$NUMEL" -iters "$ITERS" 2>"$out/allreduce.log" | row
 if [[ -x "$PY" ]]; then
   "$PY" bench/dist/allreduce.py --nproc 2 --numel "$NUMEL" --iters "$ITERS" 2>"$out/allreduce-py.log" | row
