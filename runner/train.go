@@ -60,6 +60,10 @@ func DefaultDataOptions() DataOptions {
 type TrainConfig struct {
 	Args TrainingArguments
 	Data DataOptions
+	// Distributed, if set, trains data-parallel in the group it describes;
+	// nil does so only when the environment describes one (torchrun's
+	// WORLD_SIZE and friends). See DistributedConfig.
+	Distributed *DistributedConfig
 }
 
 // DefaultTrainConfig returns DefaultTrainingArguments and DefaultDataOptions.
@@ -103,10 +107,14 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		progress = os.Stderr
 	}
+	group, err := r.joinGroup(cfg)
+	if err != nil {
+		return TrainResult{}, err
+	}
 	var res train.Result
 	err = r.do(func(m *model.Model) error {
 		tr := &train.Trainer{Args: cfg.Args, Model: m, Train: trainRows, Eval: evalRows, PadID: r.padID(),
-			ModelDir: r.dir, Log: r.log}
+			ModelDir: r.dir, Log: r.log, Dist: group}
 		if progress != nil {
 			tr.Progress = progress
 		}
@@ -114,6 +122,12 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 		res, err = tr.Run(ctx)
 		return err
 	})
+	if group != nil {
+		if err == nil {
+			err = group.Barrier() // rank 0 has written the model: the store may go
+		}
+		group.Close()
+	}
 	out := TrainResult{Steps: res.GlobalStep, TrainLoss: res.TrainLoss, EvalLoss: res.EvalLoss, OutputDir: res.OutputDir,
 		BestModelCheckpoint: res.BestModelCheckpoint, ResumedFrom: res.ResumedFrom, StopReason: res.StopReason,
 		LogHistory: res.LogHistory, TrainRows: len(trainRows), EvalRows: len(evalRows)}

@@ -114,8 +114,19 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.BoolVar(&a.GroupByLength, "group-by-length", a.GroupByLength, "batch rows of similar length (pads to each batch's longest row)")
 	fs.BoolVar(&a.PadToMaxLength, "pad-to-max-length", a.PadToMaxLength, "pad every batch to the longest row of the data (the course's way)")
 	fs.StringVar(&a.ResumeFromCheckpoint, "resume-from-checkpoint", "", "resume from this checkpoint directory")
+	df := addDistFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if df.nproc > 0 {
+		return df.launch(ctx, args, stdout, stderr)
+	}
+	dc, err := df.config()
+	if err != nil {
+		return err
+	}
+	if dc != nil && dc.Env.Rank != 0 {
+		*quiet = true // rank 0 logs
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "greater-is-better" {
@@ -129,7 +140,7 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	r, err := runner.NewContext(ctx, dir, runner.WithDevice(*device), runner.WithLogger(newLogger(stderr, *quiet)), runner.WithSeed(a.Seed))
+	r, err := runner.NewContext(ctx, dir, runner.WithDevice(rankDevice(*device, dc)), runner.WithLogger(newLogger(stderr, *quiet)), runner.WithSeed(a.Seed))
 	if err != nil {
 		return err
 	}
@@ -137,9 +148,12 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err := d.load(r); err != nil {
 		return err
 	}
-	res, err := r.TrainContext(ctx, runner.TrainConfig{Args: a, Data: d.options()})
+	res, err := r.TrainContext(ctx, runner.TrainConfig{Args: a, Data: d.options(), Distributed: dc})
 	if err != nil {
 		return err
+	}
+	if dc != nil && dc.Env.Rank != 0 {
+		return nil // rank 0 reports
 	}
 	fmt.Fprintf(stdout, "trained %d steps: train loss %.4f", res.Steps, res.TrainLoss)
 	if !math.IsNaN(res.EvalLoss) {

@@ -93,7 +93,7 @@ func (r *run) finish(res Result) (Result, error) {
 	runtime := time.Since(r.start).Seconds()
 	trainLoss := r.prog.LossTotal / math.Max(1, float64(r.prog.GlobalStep))
 	r.record(LogEntry{Epoch: round4(r.epoch()), Step: r.prog.GlobalStep, TrainLoss: f64(trainLoss), TrainRuntime: f64(runtime),
-		TrainSamplesPerSecond: f64(float64(r.prog.MicroBatches*a.PerDeviceTrainBatchSize) / runtime),
+		TrainSamplesPerSecond: f64(float64(r.prog.MicroBatches*a.PerDeviceTrainBatchSize*r.world()) / runtime),
 		TrainStepsPerSecond:   f64(float64(r.prog.GlobalStep) / runtime),
 		TotalFlos:             f64(float64(r.t.Model.Config.FLOPs(r.prog.TokensSeen)))})
 	r.state.GlobalStep, r.state.Epoch = r.prog.GlobalStep, r.epoch()
@@ -106,17 +106,8 @@ func (r *run) finish(res Result) (Result, error) {
 		r.t.Log.Info().Str("checkpoint", *r.state.BestModelCheckpoint).Float64("metric", *r.state.BestMetric).Msg("loaded best model")
 		res.BestModelCheckpoint = *r.state.BestModelCheckpoint
 	}
-	if err := WriteModelDir(a.OutputDir, r.t.Model, r.t.ModelDir); err != nil {
-		return res, fmt.Errorf("train: write final model: %w", err)
-	}
-	if err := writeJSONAtomic(filepath.Join(a.OutputDir, stateFile), r.state); err != nil {
+	if err := r.writeFinal(); err != nil {
 		return res, err
-	}
-	if err := writeJSONAtomic(filepath.Join(a.OutputDir, argsFile), a); err != nil {
-		return res, err
-	}
-	if err := WriteLossCurve(filepath.Join(a.OutputDir, "loss_curve.png"), r.state.LogHistory); err != nil {
-		return res, fmt.Errorf("train: loss curve: %w", err)
 	}
 	res.GlobalStep = r.prog.GlobalStep
 	res.TrainLoss = trainLoss
@@ -124,4 +115,26 @@ func (r *run) finish(res Result) (Result, error) {
 	res.LogHistory = r.state.LogHistory
 	r.t.Log.Info().Int("steps", res.GlobalStep).Float64("train_loss", trainLoss).Float64("runtime_s", runtime).Str("output_dir", a.OutputDir).Msg("training done")
 	return res, nil
+}
+
+// writeFinal writes the final model, trainer_state.json, training_args.json
+// and the loss curve (rank 0 only in data-parallel runs).
+func (r *run) writeFinal() error {
+	if !r.isMain() {
+		return nil
+	}
+	a := r.a
+	if err := WriteModelDir(a.OutputDir, r.t.Model, r.t.ModelDir); err != nil {
+		return fmt.Errorf("train: write final model: %w", err)
+	}
+	if err := writeJSONAtomic(filepath.Join(a.OutputDir, stateFile), r.state); err != nil {
+		return err
+	}
+	if err := writeJSONAtomic(filepath.Join(a.OutputDir, argsFile), a); err != nil {
+		return err
+	}
+	if err := WriteLossCurve(filepath.Join(a.OutputDir, "loss_curve.png"), r.state.LogHistory); err != nil {
+		return fmt.Errorf("train: loss curve: %w", err)
+	}
+	return nil
 }

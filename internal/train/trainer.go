@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/dist"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/torch"
 )
@@ -33,6 +34,10 @@ type Trainer struct {
 	Progress io.Writer
 	// OnLog, if set, sees every log_history entry as it is made.
 	OnLog func(LogEntry)
+	// Dist, if set, trains data-parallel in this process group (ddp.go):
+	// PerDeviceTrainBatchSize rows per rank per micro-batch, gradients
+	// summed across ranks, rank 0 writing the files.
+	Dist *dist.Group
 }
 
 // Result sums up a run.
@@ -87,6 +92,7 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	if len(t.Train) == 0 {
 		return Result{}, errors.New("train: no training rows")
 	}
+	t = t.forRank()
 	r := &run{t: t, a: &a, ctx: ctx, params: t.Model.Parameters(), lastEval: math.NaN()}
 	lengths := make([]int, len(t.Train))
 	maxLen := 0
@@ -98,7 +104,7 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		r.padTo = maxLen
 	}
 	var err error
-	r.sampler, err = data.NewSampler(lengths, data.SamplerOptions{BatchSize: a.PerDeviceTrainBatchSize, Shuffle: a.Shuffle, Seed: a.Seed, GroupByLength: a.GroupByLength})
+	r.sampler, err = data.NewSampler(lengths, data.SamplerOptions{BatchSize: a.PerDeviceTrainBatchSize * r.world(), Shuffle: a.Shuffle, Seed: a.Seed, GroupByLength: a.GroupByLength})
 	if err != nil {
 		return Result{}, fmt.Errorf("train: %w", err)
 	}
@@ -123,6 +129,9 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	}
 	res := Result{OutputDir: a.OutputDir}
 	if res.ResumedFrom, err = r.resumeOrReset(); err != nil {
+		return Result{}, err
+	}
+	if err := r.ddpStart(); err != nil {
 		return Result{}, err
 	}
 	// Freed CPU blocks go to the next step's tensors of the same size instead
@@ -159,7 +168,13 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		res.StopReason = "epochs"
 	}
 	for r.prog.GlobalStep < r.total {
-		if err := ctx.Err(); err != nil {
+		if stop, err := r.stopRequested(ctx); err != nil {
+			return res, fmt.Errorf("train: step %d: %w", r.prog.GlobalStep+1, err)
+		} else if stop {
+			err := ctx.Err()
+			if err == nil {
+				err = errors.New("another rank was stopped")
+			}
 			path, serr := r.saveCheckpoint()
 			if serr != nil {
 				return res, fmt.Errorf("train: %w at step %d (%v); saving a checkpoint failed too: %v", ErrCancelled, r.prog.GlobalStep, err, serr)
@@ -191,21 +206,30 @@ func (r *run) epoch() float64 { return float64(r.prog.MicroBatches) / float64(r.
 func (r *run) step() error {
 	a := r.a
 	n := min(a.GradientAccumulationStep, r.perEpoch-r.prog.MicroBatches%r.perEpoch)
-	batches := make([]data.Batch, n)
+	batches := make([]data.Batch, 0, n)
 	labelTokens := 0
-	for i := range batches {
-		idx := r.sampler.Next()
+	var realTokens int64
+	for range n {
+		idx := r.shard(r.sampler.Next())
+		if len(idx) == 0 {
+			continue // this rank's share of a short last batch is empty
+		}
 		rows := make([]data.Tokenized, len(idx))
 		for j, k := range idx {
 			rows[j] = r.t.Train[k]
 		}
-		batches[i] = data.Collate(rows, r.t.PadID, r.padTo)
-		labelTokens += batches[i].Tokens
-		for _, m := range batches[i].Mask {
+		b := data.Collate(rows, r.t.PadID, r.padTo)
+		batches = append(batches, b)
+		labelTokens += b.Tokens
+		for _, m := range b.Mask {
 			for _, v := range m {
-				r.tokens += int64(v)
+				realTokens += int64(v)
 			}
 		}
+	}
+	labelTokens, err := r.globalTokens(labelTokens)
+	if err != nil {
+		return err
 	}
 	// The loss of the step is the mean over all its label tokens: each
 	// micro-batch's summed loss is scaled by 1/(label tokens of the step).
@@ -218,6 +242,10 @@ func (r *run) step() error {
 		}
 		lossSum += l
 	}
+	if lossSum, realTokens, err = r.reduceStep(lossSum, realTokens); err != nil {
+		return err
+	}
+	r.tokens += realTokens
 	loss := lossSum * scale
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return fmt.Errorf("loss is %v", loss)
@@ -392,34 +420,44 @@ func Evaluate(ctx context.Context, m *model.Model, rows []data.Tokenized, padID,
 	if len(rows) == 0 {
 		return math.NaN(), errors.New("train: no evaluation rows")
 	}
+	sum, tokens, err := evaluateSum(ctx, m, rows, padID, batchSize)
+	if err != nil {
+		return 0, err
+	}
+	return sum / float64(max(1, tokens)), nil
+}
+
+// evaluateSum returns the summed next-token loss over rows and the number
+// of label tokens it covers.
+func evaluateSum(ctx context.Context, m *model.Model, rows []data.Tokenized, padID, batchSize int) (float64, int, error) {
 	defer torch.NoGrad()()
 	var sum float64
 	var tokens int
 	for i := 0; i < len(rows); i += batchSize {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		b := data.Collate(rows[i:min(i+batchSize, len(rows))], padID, 0)
 		s := torch.NewScope()
 		loss := lossSum(s, m, b)
 		if err := s.Err(); err != nil {
 			s.Close()
-			return 0, err
+			return 0, 0, err
 		}
 		v, err := loss.Item64()
 		s.Close()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		sum += v
 		tokens += b.Tokens
 	}
-	return sum / float64(max(1, tokens)), nil
+	return sum, tokens, nil
 }
 
 func (r *run) evaluate() error {
 	start := time.Now()
-	loss, err := Evaluate(r.ctx, r.t.Model, r.t.Eval, r.t.PadID, r.a.PerDeviceEvalBatchSize)
+	loss, err := r.evalLoss()
 	if err != nil {
 		return fmt.Errorf("train: evaluate at step %d: %w", r.prog.GlobalStep, err)
 	}
@@ -452,6 +490,9 @@ func (r *run) saveCheckpoint() (string, error) {
 	final := filepath.Join(r.a.OutputDir, fmt.Sprintf("%s%d", checkpointPrefix, step))
 	if r.bestStep == step && r.state.BestMetric != nil {
 		r.state.BestModelCheckpoint = &final
+	}
+	if !r.isMain() {
+		return final, nil // rank 0 writes it
 	}
 	tmp, err := os.MkdirTemp(r.a.OutputDir, ".tmp-"+checkpointPrefix)
 	if err != nil {
