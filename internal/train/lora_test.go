@@ -93,7 +93,7 @@ func loraRun(t *testing.T, modelRel string, a Args, cfg *lora.Config, init strin
 // plain PyTorch + PEFT loop within 1e-4 relative (AdamW also with gradient
 // checkpointing).
 func TestLoRALossCurveMatchesPEFT(t *testing.T) {
-	for _, family := range []string{"gpt-neox"} {
+	for _, family := range loraFamilies {
 		b, err := os.ReadFile(testutil.Testdata(t, "lora", family, "goldens.json"))
 		if err != nil {
 			t.Fatal(err)
@@ -250,3 +250,6 @@ func TestLoRABFloat16Base(t *testing.T) {
 		}
 	}
 }
+
+// loraFamilies: see internal/lora's test of the same name.
+var loraFamilies = []string{"gpt-neox"}

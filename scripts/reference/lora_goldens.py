@@ -12,7 +12,8 @@ For each model in MODELS it writes, under testdata/lora/<name>/:
                    (AdamW and Adafactor; batch 2 right-padded, gradient accumulation 2, constant lr, no clipping,
                    no weight decay, dropout 0) starting from adapter/, as scripts/reference/train_goldens.py
                    sets up full fine-tuning.
-Adding a family is one more MODELS entry (its tiny checkpoint directory and module names).
+Adding a family is one more MODELS entry (its tiny checkpoint directory, or a function making one, and its module
+names); the Llama entry's checkpoint is made here (testdata/lora/llama/model).
 """
 import json
 import os
@@ -34,11 +35,25 @@ MODELS = {
         default_targets=["query_key_value"],
         pad=0,
     ),
-    # A Llama-family entry, once its tiny checkpoint exists:
-    # "llama": dict(dir=os.path.join(ROOT, "testdata", "models", "tiny-llama"),
-    #               targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-    #               default_targets=["q_proj", "v_proj"], pad=0),
+    # A tiny Llama (grouped-query attention, tied embeddings) this script makes itself (make_llama).
+    "llama": dict(
+        dir=os.path.join(OUT, "llama", "model"),
+        make="llama",
+        targets=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        default_targets=["q_proj", "v_proj"],
+        pad=0,
+    ),
 }
+
+
+def make_llama(dir):
+    """A seeded random LlamaForCausalLM small enough for testdata (vocab 1024: the rows' ids)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(3)
+    cfg = LlamaConfig(vocab_size=1024, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                      tie_word_embeddings=True, bos_token_id=1, eos_token_id=0, initializer_range=0.1)
+    LlamaForCausalLM(cfg).save_pretrained(dir)
 
 R, ALPHA = 4, 8
 STEPS, BATCH, ACCUM = 10, 2, 2
@@ -137,6 +152,8 @@ def main():
     for name, spec in MODELS.items():
         out = os.path.join(OUT, name)
         os.makedirs(out, exist_ok=True)
+        if spec.get("make") == "llama":
+            make_llama(spec["dir"])
         g = dict(model=os.path.relpath(spec["dir"], ROOT), r=R, lora_alpha=ALPHA, rows=data, probe_rows=probe,
                  pad=spec["pad"])
 
