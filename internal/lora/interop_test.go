@@ -38,15 +38,26 @@ func peftPython(t *testing.T) string {
 // and gives golamini's logits, merged and not.
 func TestAdapterLoadsInPEFT(t *testing.T) {
 	py := peftPython(t)
-	modelDir := testutil.Testdata(t, "models", "tiny-seq")
+	for _, c := range []struct{ model, targets string }{
+		{"testdata/models/tiny-seq", `.*\.(query_key_value|dense_h_to_4h)`},
+		{"testdata/lora/llama/model", `.*\.(q_proj|v_proj|o_proj|down_proj)`},
+	} {
+		t.Run(filepath.Base(filepath.Dir(c.model))+"/"+filepath.Base(c.model), func(t *testing.T) {
+			adapterInPEFT(t, py, c.model, c.targets)
+		})
+	}
+}
+
+func adapterInPEFT(t *testing.T, py, rel, targets string) {
+	modelDir := filepath.Join(testutil.RepoRoot(t), rel)
 	dir := t.TempDir()
 	rows := [][]int{{414, 302, 355, 32, 535, 302, 259, 498}, {897, 661, 901, 290, 78, 279, 971, 639}}
 	var ours [][][]float32
 	do(t, func() error {
-		m := loadBase(t, "testdata/models/tiny-seq")
+		m := loadBase(t, rel)
 		defer m.Free()
 		cfg := NewConfig(8, 16, 0.05, nil)
-		cfg.TargetModules = Targets{Regexp: `.*\.(query_key_value|dense_h_to_4h)`}
+		cfg.TargetModules = Targets{Regexp: targets}
 		cfg.UseRSLoRA = true
 		a, err := New(m, cfg, "", 11)
 		if err != nil {

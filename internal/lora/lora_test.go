@@ -334,8 +334,6 @@ func TestTargetsRegexp(t *testing.T) {
 	}
 }
 
-// loraFamilies are the testdata/lora/<family> golden sets the tests check.
-// testdata/lora/llama (made by the same script) joins once Llama
-// checkpoints load on this branch's model package: its final RMSNorm is
-// read as a LayerNorm with a bias here.
-var loraFamilies = []string{"gpt-neox"}
+// loraFamilies are the testdata/lora/<family> golden sets the tests check
+// (scripts/reference/lora_goldens.py's MODELS).
+var loraFamilies = []string{"gpt-neox", "llama"}

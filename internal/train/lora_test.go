@@ -252,4 +252,4 @@ func TestLoRABFloat16Base(t *testing.T) {
 }
 
 // loraFamilies: see internal/lora's test of the same name.
-var loraFamilies = []string{"gpt-neox"}
+var loraFamilies = []string{"gpt-neox", "llama"}
