@@ -17,6 +17,7 @@ import (
 
 	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/gguf"
+	"github.com/golamini/golamini/internal/lora"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/tokenizer"
 	"github.com/golamini/golamini/internal/torch"
@@ -42,6 +43,8 @@ type Options struct {
 	Tokenizer string
 	// Hub configures hub downloads; nil = DefaultHubOptions().
 	Hub *HubOptions
+	// Adapters are PEFT adapter directories loaded at New (WithAdapter).
+	Adapters []string
 }
 
 // DefaultOptions returns auto device, float32, logging to stderr, seed 0.
@@ -92,6 +95,10 @@ type Runner struct {
 	data    data.Set            // pairs loaded for training
 	chats   []data.Conversation // conversations loaded for training
 	trained bool                // Train has run: the model holds trained weights
+	// adapters are the loaded LoRA adapters by name; active names the one
+	// attached to the model ("" = none). See adapter.go.
+	adapters map[string]*lora.Adapter
+	active   string
 }
 
 // New loads a model: a local HuggingFace model directory (config.json,
@@ -146,6 +153,10 @@ func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner,
 	}
 	r.log.Info().Str("model", modelPath).Str("dir", r.dir).Str("device", r.device.String()).
 		Str("dtype", r.dtype.String()).Int64("parameters", r.model.Config.NumParameters(false)).Msg("model loaded")
+	if err := r.loadAdapters(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -268,7 +279,7 @@ func (r *Runner) Close() {
 	r.model = nil
 	r.mu.Unlock()
 	if m != nil {
-		_ = torch.Do(context.Background(), func() error { m.Free(); return nil })
+		_ = torch.Do(context.Background(), func() error { r.freeAdapters(m); m.Free(); return nil })
 	}
 }
 

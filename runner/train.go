@@ -9,6 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/lora"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/tokenizer"
 	"github.com/golamini/golamini/internal/train"
@@ -64,6 +65,9 @@ type TrainConfig struct {
 	// nil does so only when the environment describes one (torchrun's
 	// WORLD_SIZE and friends). See DistributedConfig.
 	Distributed *DistributedConfig
+	// LoRA, when set, trains a LoRA adapter over the frozen model instead
+	// of all weights (nil = full fine-tuning); see LoRAConfig.
+	LoRA *LoRAConfig
 }
 
 // DefaultTrainConfig returns DefaultTrainingArguments and DefaultDataOptions.
@@ -82,6 +86,9 @@ type TrainResult struct {
 	StopReason          string
 	LogHistory          []LogEntry
 	TrainRows, EvalRows int
+	// Adapter names the trained LoRA adapter, loaded and active after
+	// the run (LoRA training only; output_dir holds it in PEFT's format).
+	Adapter string
 }
 
 // Train fine-tunes on the loaded data with DefaultTrainConfig and logs
@@ -107,6 +114,9 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		progress = os.Stderr
 	}
+	if name := r.Adapter(); name != "" {
+		return TrainResult{}, fmt.Errorf("runner: adapter %q is active: merge it (MergeAdapter) or deactivate it (SetAdapter(\"\")) before training", name)
+	}
 	group, err := r.joinGroup(cfg)
 	if err != nil {
 		return TrainResult{}, err
@@ -115,6 +125,9 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 	err = r.do(func(m *model.Model) error {
 		tr := &train.Trainer{Args: cfg.Args, Model: m, Train: trainRows, Eval: evalRows, PadID: r.padID(),
 			ModelDir: r.dir, Log: r.log, Dist: group}
+		if cfg.LoRA != nil {
+			tr.LoRA, tr.LoRAInit = cfg.LoRA.loraConfig(r.source), cfg.LoRA.Init
+		}
 		if progress != nil {
 			tr.Progress = progress
 		}
@@ -136,6 +149,19 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 	}
 	r.mu.Lock()
 	r.trained = true
+	if res.Adapter != nil {
+		name := "default"
+		for i := 2; r.adapters[name] != nil; i++ {
+			name = fmt.Sprintf("default-%d", i)
+		}
+		res.Adapter.Name = name
+		if r.adapters == nil {
+			r.adapters = map[string]*lora.Adapter{}
+		}
+		r.adapters[name] = res.Adapter
+		r.active = name
+		out.Adapter = name
+	}
 	r.mu.Unlock()
 	return out, nil
 }

@@ -30,6 +30,7 @@ func runInfer(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	stream := fs.Bool("stream", false, "print text as it is generated")
 	asJSON := fs.Bool("json", false, `print {"prompt_ids": [...], "new_ids": [...], "text": "..."}`)
 	quiet := fs.Bool("quiet", false, "log warnings only")
+	adapter := fs.String("adapter", "", "a PEFT LoRA adapter directory to run the model with")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func runInfer(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	r, err := runner.NewContext(ctx, dir, runner.WithDevice(*device), runner.WithDType(*dtype), runner.WithLogger(log))
+	r, err := runner.NewContext(ctx, dir, adapterOpts(*adapter, runner.WithDevice(*device), runner.WithDType(*dtype), runner.WithLogger(log))...)
 	if err != nil {
 		return err
 	}

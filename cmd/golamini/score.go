@@ -32,6 +32,7 @@ func runScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
 	dtype := fs.String("dtype", "float32", "float32, float16 or bfloat16")
 	quiet := fs.Bool("quiet", false, "log warnings only")
+	adapter := fs.String("adapter", "", "a PEFT LoRA adapter directory to run the model with")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func runScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	r, err := runner.NewContext(ctx, dir, runner.WithDevice(*device), runner.WithDType(*dtype), runner.WithLogger(newLogger(stderr, *quiet)))
+	r, err := runner.NewContext(ctx, dir, adapterOpts(*adapter, runner.WithDevice(*device), runner.WithDType(*dtype), runner.WithLogger(newLogger(stderr, *quiet)))...)
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,7 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.BoolVar(&a.PadToMaxLength, "pad-to-max-length", a.PadToMaxLength, "pad every batch to the longest row of the data (the course's way)")
 	fs.StringVar(&a.ResumeFromCheckpoint, "resume-from-checkpoint", "", "resume from this checkpoint directory")
 	df := addDistFlags(fs)
+	lf := addLoRAFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -148,7 +149,11 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err := d.load(r); err != nil {
 		return err
 	}
-	res, err := r.TrainContext(ctx, runner.TrainConfig{Args: a, Data: d.options(), Distributed: dc})
+	lcfg, err := lf.config()
+	if err != nil {
+		return err
+	}
+	res, err := r.TrainContext(ctx, runner.TrainConfig{Args: a, Data: d.options(), Distributed: dc, LoRA: lcfg})
 	if err != nil {
 		return err
 	}
@@ -159,7 +164,11 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !math.IsNaN(res.EvalLoss) {
 		fmt.Fprintf(stdout, ", eval loss %.4f", res.EvalLoss)
 	}
-	fmt.Fprintf(stdout, "\nmodel, trainer_state.json and loss_curve.png in %s\n", res.OutputDir)
+	what := "model"
+	if res.Adapter != "" {
+		what = "LoRA adapter (PEFT format)"
+	}
+	fmt.Fprintf(stdout, "\n%s, trainer_state.json and loss_curve.png in %s\n", what, res.OutputDir)
 	return nil
 }
 

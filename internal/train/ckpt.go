@@ -34,11 +34,16 @@ var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "specia
 // model.safetensors (the model's dtype), and the tokenizer and generation
 // files copied from srcDir. Files are written to temporaries and renamed.
 func WriteModelDir(dir string, m *model.Model, srcDir string) error {
+	return WriteModelDirAs(dir, m, srcDir, m.DType)
+}
+
+// WriteModelDirAs is WriteModelDir with the weights stored in dtype.
+func WriteModelDirAs(dir string, m *model.Model, srcDir string, dtype torch.DType) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	cfg := m.Config
-	cfg.TorchDType = m.DType.String()
+	cfg.TorchDType = dtype.String()
 	if len(cfg.Architectures) == 0 {
 		cfg.Architectures = []string{cfg.Family()}
 	}
@@ -52,7 +57,7 @@ func WriteModelDir(dir string, m *model.Model, srcDir string) error {
 	params := m.Parameters()
 	byName := map[string]*torch.Tensor{}
 	infos := make([]checkpoint.TensorInfo, len(params))
-	dt, err := checkpointDType(m.DType)
+	dt, err := checkpointDType(dtype)
 	if err != nil {
 		return err
 	}
@@ -61,7 +66,19 @@ func WriteModelDir(dir string, m *model.Model, srcDir string) error {
 		infos[i] = checkpoint.TensorInfo{Name: p.Name, DType: dt, Shape: p.Tensor.Shape()}
 	}
 	err = checkpoint.WriteSafetensorsFunc(filepath.Join(dir, "model.safetensors"), infos, map[string]string{"format": "pt"},
-		func(ti checkpoint.TensorInfo) ([]byte, error) { return byName[ti.Name].Raw() })
+		func(ti checkpoint.TensorInfo) ([]byte, error) {
+			t := byName[ti.Name]
+			if t.DType() == dtype && t.Device() == torch.CPU {
+				return t.Raw()
+			}
+			s := torch.NewScope()
+			defer s.Close()
+			c := s.To(t, dtype, torch.CPU)
+			if err := s.Err(); err != nil {
+				return nil, err
+			}
+			return c.Raw()
+		})
 	if err != nil {
 		return err
 	}

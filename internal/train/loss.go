@@ -130,6 +130,9 @@ func backwardCheckpointed(m *model.Model, b data.Batch, scale float64) (float64,
 		return 0, err
 	}
 	for i := L - 1; i >= -1; i-- {
+		if i < 0 && !trainsEmbedding(m) {
+			break // a frozen embedding needs no gradient
+		}
 		ls := torch.NewScope()
 		ls.Own(grad)
 		var x, y *torch.Tensor

@@ -51,7 +51,7 @@ func (r *run) resumeOrReset() (string, error) {
 	if err := readJSON(filepath.Join(dir, stateFile), &r.state); err != nil {
 		return "", fmt.Errorf("train: resume from %s: %w", dir, err)
 	}
-	if err := loadWeights(dir, r.t.Model); err != nil {
+	if err := r.readWeights(dir); err != nil {
 		return "", fmt.Errorf("train: resume from %s: weights: %w", dir, err)
 	}
 	if err := loadOptimizer(filepath.Join(dir, optimizerFile), r.opt, r.t.Model.Device, p.OptimStep); err != nil {
@@ -100,7 +100,7 @@ func (r *run) finish(res Result) (Result, error) {
 	r.state.TotalFlos = float64(r.t.Model.Config.FLOPs(r.prog.TokensSeen))
 	r.state.NumInputTokensSeen = r.prog.TokensSeen
 	if a.LoadBestModelAtEnd && r.state.BestModelCheckpoint != nil {
-		if err := loadWeights(*r.state.BestModelCheckpoint, r.t.Model); err != nil {
+		if err := r.readWeights(*r.state.BestModelCheckpoint); err != nil {
 			return res, fmt.Errorf("train: load best model: %w", err)
 		}
 		r.t.Log.Info().Str("checkpoint", *r.state.BestModelCheckpoint).Float64("metric", *r.state.BestMetric).Msg("loaded best model")
@@ -113,6 +113,7 @@ func (r *run) finish(res Result) (Result, error) {
 	res.TrainLoss = trainLoss
 	res.EvalLoss = r.lastEval
 	res.LogHistory = r.state.LogHistory
+	res.Adapter, r.adapterKept = r.adapter, r.adapter != nil
 	r.t.Log.Info().Int("steps", res.GlobalStep).Float64("train_loss", trainLoss).Float64("runtime_s", runtime).Str("output_dir", a.OutputDir).Msg("training done")
 	return res, nil
 }
@@ -124,7 +125,7 @@ func (r *run) writeFinal() error {
 		return nil
 	}
 	a := r.a
-	if err := WriteModelDir(a.OutputDir, r.t.Model, r.t.ModelDir); err != nil {
+	if err := r.writeWeights(a.OutputDir); err != nil {
 		return fmt.Errorf("train: write final model: %w", err)
 	}
 	if err := writeJSONAtomic(filepath.Join(a.OutputDir, stateFile), r.state); err != nil {

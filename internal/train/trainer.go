@@ -14,6 +14,7 @@ import (
 
 	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/dist"
+	"github.com/golamini/golamini/internal/lora"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/torch"
 )
@@ -38,6 +39,13 @@ type Trainer struct {
 	// PerDeviceTrainBatchSize rows per rank per micro-batch, gradients
 	// summed across ranks, rank 0 writing the files.
 	Dist *dist.Group
+	// LoRA, when set, trains a new LoRA adapter with this configuration
+	// over the frozen model instead of the model itself (see lora.go);
+	// empty TargetModules means PEFT's default for the model type.
+	LoRA *lora.Config
+	// LoRAInit, when set, is a PEFT adapter directory to continue
+	// training from (its adapter_config.json defines the adapter).
+	LoRAInit string
 }
 
 // Result sums up a run.
@@ -50,6 +58,9 @@ type Result struct {
 	OutputDir           string
 	StopReason          string // "max_steps", "epochs", "early_stopping"
 	ResumedFrom         string
+	// Adapter is the trained LoRA adapter, still attached to the model
+	// (nil for full fine-tuning); the caller owns it.
+	Adapter *lora.Adapter
 }
 
 // trainCPUCacheBytes caps the freed CPU memory kept for reuse while
@@ -81,6 +92,8 @@ type run struct {
 	lastEval     float64
 	bestStep     int
 	lastGradNorm float64
+	adapter      *lora.Adapter // LoRA training; nil = full fine-tuning
+	adapterKept  bool          // the adapter went to the Result
 }
 
 // Run trains. It must run on the torch worker thread (torch.Do).
@@ -94,6 +107,10 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	}
 	t = t.forRank()
 	r := &run{t: t, a: &a, ctx: ctx, params: t.Model.Parameters(), lastEval: math.NaN()}
+	if err := r.setupLoRA(); err != nil {
+		return Result{}, err
+	}
+	defer r.endLoRA()
 	lengths := make([]int, len(t.Train))
 	maxLen := 0
 	for i, row := range t.Train {
@@ -235,13 +252,15 @@ func (r *run) step() error {
 	// micro-batch's summed loss is scaled by 1/(label tokens of the step).
 	scale := 1 / float64(max(1, labelTokens))
 	var lossSum float64
-	for _, b := range batches {
+	for i, b := range batches {
+		r.loraPass(true, r.prog.MicroBatches+i)
 		l, err := backward(r.t.Model, b, scale, a.GradientCheckpointing)
 		if err != nil {
 			return err
 		}
 		lossSum += l
 	}
+	r.loraPass(false, 0)
 	if lossSum, realTokens, err = r.reduceStep(lossSum, realTokens); err != nil {
 		return err
 	}
@@ -502,7 +521,7 @@ func (r *run) saveCheckpoint() (string, error) {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("train: save checkpoint %s: %w", final, err)
 	}
-	if err := WriteModelDir(tmp, r.t.Model, r.t.ModelDir); err != nil {
+	if err := r.writeWeights(tmp); err != nil {
 		return fail(err)
 	}
 	if err := saveOptimizer(filepath.Join(tmp, optimizerFile), r.opt); err != nil {

@@ -1,0 +1,201 @@
+// Command lora measures golamini's LoRA training speed and memory, one JSON
+// line per run; bench/lora/run.sh runs it side by side with HF transformers
+// + PEFT (bench/lora/hf_lora.py) and prints the table.
+//
+//	go run ./bench/lora [-shape pythia-410m|qwen2.5-0.5b|tiny] [-r 16] [-batch 4] [-seq 512] [-steps 3] [-warmup 1] [-threads N]
+//
+// The model has random weights (float32) and the shape of the named model;
+// the adapter has rank r, lora_alpha 2r, on the attention projections
+// (query_key_value and dense for GPT-NeoX; q, k, v and o_proj for Qwen2),
+// as PEFT's side. Training is the
+// real Trainer: AdamW over the adapter only, clipping at 1.0, fixed order.
+// Reported: tokens/s of the best timed step (and the median), process CPU
+// seconds per step, and peak resident memory (VmHWM) up to the last step.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/lora"
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/torch"
+	"github.com/golamini/golamini/internal/train"
+)
+
+// shape returns the model configuration benchmarked (HF config.json
+// values) and the adapter's targets: the attention projections.
+func shape(name string) (model.Config, []string, error) {
+	switch name {
+	case "pythia-410m", "tiny": // EleutherAI/pythia-410m; tiny for smoke runs
+		c := model.DefaultConfig()
+		c.Architectures = []string{"GPTNeoXForCausalLM"}
+		bos := 0
+		c.BOSTokenID, c.EOSTokenID = &bos, model.IDsOf(0)
+		if name == "tiny" {
+			c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 1024, 64, 2, 4, 256
+			c.MaxPositionEmbeddings = 512
+		} else {
+			c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 50304, 1024, 24, 16, 4096
+			c.MaxPositionEmbeddings = 2048
+		}
+		c.RotaryPct = 0.25
+		return c, []string{"query_key_value", "dense"}, c.Validate()
+	case "qwen2.5-0.5b": // Qwen/Qwen2.5-0.5B's config.json
+		c, err := model.DefaultConfigFor("qwen2")
+		if err != nil {
+			return c, nil, err
+		}
+		c.Architectures = []string{"Qwen2ForCausalLM"}
+		c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.NumKeyValueHeads = 151936, 896, 24, 14, 2
+		c.IntermediateSize, c.MaxPositionEmbeddings, c.RMSNormEps, c.TieWordEmbeddings = 4864, 32768, 1e-6, true
+		theta := 1000000.0
+		c.RopeTheta = &theta
+		return c, []string{"q_proj", "k_proj", "v_proj", "o_proj"}, c.Validate()
+	}
+	return model.Config{}, nil, fmt.Errorf("unknown shape %q (pythia-410m, qwen2.5-0.5b, tiny)", name)
+}
+
+func main() {
+	name := flag.String("shape", "pythia-410m", "model shape: pythia-410m, qwen2.5-0.5b or tiny")
+	r := flag.Int("r", 16, "LoRA rank (lora_alpha = 2r)")
+	batch := flag.Int("batch", 4, "rows per step")
+	seq := flag.Int("seq", 512, "tokens per row")
+	steps := flag.Int("steps", 3, "timed steps")
+	warmup := flag.Int("warmup", 1, "untimed warm-up steps")
+	threads := flag.Int("threads", 0, "libtorch intra-op threads (0: libtorch's default)")
+	ckpt := flag.Bool("gradient-checkpointing", false, "recompute each block in backward")
+	flag.Parse()
+	if *threads > 0 {
+		if err := torch.SetNumThreads(*threads); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/lora:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(*name, *r, *batch, *seq, *steps, *warmup, *ckpt); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/lora:", err)
+		os.Exit(1)
+	}
+}
+
+func run(name string, r, batch, seq, steps, warmup int, ckpt bool) error {
+	cfg, targets, err := shape(name)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "golamini-bench-lora-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	total := warmup + steps
+	rng := rand.New(rand.NewPCG(1, 7))
+	rows := make([]data.Tokenized, total*batch)
+	for i := range rows {
+		ids := make([]int, seq)
+		for j := range ids {
+			ids[j] = rng.IntN(cfg.VocabSize)
+		}
+		rows[i] = data.Tokenized{InputIDs: ids, Labels: ids}
+	}
+	a := train.DefaultArgs()
+	a.OutputDir, a.Optim, a.LearningRate = dir, "adamw", 1e-4
+	a.PerDeviceTrainBatchSize, a.MaxSteps = batch, total
+	a.Shuffle, a.GroupByLength = false, false
+	a.LoggingSteps, a.SaveStrategy = 1, "no"
+	a.GradientCheckpointing = ckpt
+	lc := lora.NewConfig(r, float64(2*r), 0, targets)
+	var wall []time.Time
+	var cpu []float64
+	var hwm float64
+	var trainable int64
+	err = torch.Do(context.Background(), func() error {
+		m, err := model.NewRandom(cfg, model.DefaultLoadOptions(), 1)
+		if err != nil {
+			return err
+		}
+		defer m.Free()
+		tr := &train.Trainer{Args: a, Model: m, Train: rows, Log: zerolog.Nop(), LoRA: &lc, OnLog: func(e train.LogEntry) {
+			if e.Loss != nil {
+				wall = append(wall, time.Now())
+				cpu = append(cpu, cpuSeconds())
+				hwm = procStatusMB("VmHWM")
+			}
+		}}
+		res, err := tr.Run(context.Background())
+		if res.Adapter != nil {
+			trainable = res.Adapter.NumParameters()
+			res.Adapter.Detach(m)
+			res.Adapter.Free()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var stepS, cpuS []float64
+	for i := max(warmup, 1); i < len(wall); i++ {
+		stepS = append(stepS, wall[i].Sub(wall[i-1]).Seconds())
+		cpuS = append(cpuS, cpu[i]-cpu[i-1])
+	}
+	if len(stepS) == 0 {
+		return fmt.Errorf("no timed steps (steps %d, warmup %d)", steps, warmup)
+	}
+	sorted := append([]float64(nil), stepS...)
+	sort.Float64s(sorted)
+	tokens := float64(batch * seq)
+	threads, _ := torch.NumThreads()
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{
+		"impl": "golamini", "shape": name, "r": r, "batch": batch, "seq": seq, "threads": threads,
+		"gradient_checkpointing": ckpt, "trainable_parameters": trainable,
+		"tokens_per_s": tokens / sorted[0], "tokens_per_s_median": tokens / sorted[len(sorted)/2],
+		"step_s": stepS, "cpu_s_per_step": minOf(cpuS), "peak_rss_mb": hwm,
+	})
+}
+
+func minOf(v []float64) float64 {
+	m := v[0]
+	for _, x := range v {
+		m = min(m, x)
+	}
+	return m
+}
+
+// cpuSeconds is the process's user + system CPU time (all threads).
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// procStatusMB reads a "Vm…: N kB" line of /proc/self/status in MB.
+func procStatusMB(key string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, key+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseFloat(f[0], 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# bench/lora/run.sh: LoRA training speed and memory of golamini against HF transformers 5.24 + PEFT 0.21 on torch
+# 2.15, side by side in one run, interleaved round by round. Prints a markdown table on stdout; raw JSON lines go to
+# bench/out/lora/. bench/run.sh runs it with the other bench/*/run.sh.
+#
+#   bench/lora/run.sh                        (pythia-410m- and Qwen2.5-0.5B-shaped, r 16 on attention, 4 × 512)
+#   LORA_BENCH_TINY=1 bench/lora/run.sh      (a smoke run at a tiny size: checks the pipeline, numbers mean nothing)
+#
+# Environment: LORA_ROUNDS (default 2), LORA_SHAPES (default "pythia-410m qwen2.5-0.5b"), GOLAMINI_CACHE.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+out="$root/bench/out/lora"
+mkdir -p "$out"
+ROUNDS="${LORA_ROUNDS:-2}"
+SHAPES="${LORA_SHAPES:-pythia-410m qwen2.5-0.5b}"
+ARGS=(--r 16 --batch 4 --seq 512 --steps 3 --warmup 1)
+if [[ "${LORA_BENCH_TINY:-0}" == "1" ]]; then
+  SHAPES="tiny"; ROUNDS=1; ARGS=(--r 4 --batch 2 --seq 32 --steps 2 --warmup 1)
+fi
+eval "$(scripts/libtorch-env)"
+CACHE="${GOLAMINI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/golamini}"
+PY="$CACHE/venv-ref5/bin/python" # torch 2.15 + transformers 5.24 + peft 0.21 (scripts/reference/requirements-v5.txt)
+if [[ ! -x "$PY" ]]; then
+  PY="$(scripts/reference-venv "$CACHE/venv-ref5" scripts/reference/requirements-v5.txt)"
+fi
+go build -o "$out/lora" ./bench/lora
+results="$out/results.jsonl"
+: > "$results"
+for ((r = 1; r <= ROUNDS; r++)); do
+  for shape in $SHAPES; do
+    goargs=()
+    for a in "${ARGS[@]}"; do goargs+=("${a/#--/-}"); done
+    # golamini first, then HF: each a fresh process, so peak RSS is its own.
+    if line="$("$out/lora" -shape "$shape" "${goargs[@]}" 2> "$out/last.err")"; then echo "$line" >> "$results"
+    else echo "{\"impl\": \"golamini\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
+    if line="$("$PY" bench/lora/hf_lora.py --shape "$shape" "${ARGS[@]}" 2> "$out/last.err")"; then echo "$line" >> "$results"
+    else echo "{\"impl\": \"hf-peft\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
+  done
+done
+python3 - "$results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = [r for r in rows if "error" not in r]
+if ok:
+    print(f"### LoRA training (r {ok[0]['r']} on attention projections, AdamW, batch {ok[0]['batch']} × {ok[0]['seq']}, random fp32 weights, best of the rounds)\n")
+print("| shape | golamini tokens/s | HF PEFT tokens/s | speed ratio | golamini peak RSS MB | HF peak RSS MB | RSS ratio |")
+print("|---|---|---|---|---|---|---|")
+for shape in dict.fromkeys(r["shape"] for r in rows):
+    best = {}
+    for r in rows:
+        if r["shape"] != shape:
+            continue
+        if "error" in r:
+            best.setdefault(r["impl"], r)
+            continue
+        b = best.get(r["impl"])
+        if b is None or "error" in b or r["tokens_per_s"] > b["tokens_per_s"]:
+            best[r["impl"]] = r
+    g, h = best.get("golamini", {}), best.get("hf-peft", {})
+    def num(r, k, f="%.1f"):
+        return f % r[k] if k in r else ("error: " + r.get("error", "not run"))
+    ratio = "%.2f×" % (g["tokens_per_s"] / h["tokens_per_s"]) if "tokens_per_s" in g and "tokens_per_s" in h else "–"
+    rss = "%.0f%%" % (100 * g["peak_rss_mb"] / h["peak_rss_mb"]) if "peak_rss_mb" in g and "peak_rss_mb" in h else "–"
+    print(f"| {shape} | {num(g, 'tokens_per_s')} | {num(h, 'tokens_per_s')} | {ratio} | {num(g, 'peak_rss_mb', '%.0f')} | {num(h, 'peak_rss_mb', '%.0f')} | {rss} |")
+PY
