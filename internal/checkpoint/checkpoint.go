@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Format names returned by Checkpoint.Format.
@@ -44,6 +45,11 @@ type entry struct {
 // sharded checkpoint. Its methods may be called from several goroutines at
 // once, except Close.
 type Checkpoint struct {
+	// mu is held for reading while tensor bytes are read from the mapped
+	// files (and for the whole of a ReadView callback), and for writing by
+	// Close, so the files are never unmapped under a reader.
+	mu sync.RWMutex
+
 	source   string // the directory or file it was opened from
 	format   string
 	files    []*mappedFile
@@ -255,6 +261,8 @@ func (c *Checkpoint) lookup(name string) (*entry, error) {
 // little-endian, in the stored dtype. The bytes are a fresh copy the caller
 // owns (a non-contiguous PyTorch view is gathered into row-major order).
 func (c *Checkpoint) ReadRaw(name string) (TensorInfo, []byte, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	info, data, aliased, err := c.view(name)
 	if err != nil {
 		return TensorInfo{}, nil, err
@@ -265,21 +273,26 @@ func (c *Checkpoint) ReadRaw(name string) (TensorInfo, []byte, error) {
 	return info, data, nil
 }
 
-// ReadView is ReadRaw without the copy where it can: the data is in the
-// host's byte order (little-endian hosts get the mapped file's bytes
-// themselves), so it may be handed to code that reads native numbers; it
-// stays valid only until Close and must not be modified. Loaders that
-// convert straight into their own memory use it.
-func (c *Checkpoint) ReadView(name string) (TensorInfo, []byte, error) {
+// ReadView is ReadRaw without the copy where it can: fn gets the tensor's
+// data in the host's byte order (little-endian hosts get the mapped file's
+// bytes themselves), so it may be handed to code that reads native numbers.
+// The bytes are valid only while fn runs and must not be modified or kept:
+// Close waits for running callbacks, so the mapping cannot go away under
+// them. Loaders that convert straight into their own memory use it.
+func (c *Checkpoint) ReadView(name string, fn func(info TensorInfo, data []byte) error) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	info, data, aliased, err := c.view(name)
-	if err != nil || hostLittleEndian {
-		return info, data, err
+	if err != nil {
+		return err
 	}
-	if aliased {
-		data = append([]byte(nil), data...)
+	if !hostLittleEndian {
+		if aliased {
+			data = append([]byte(nil), data...)
+		}
+		swapBytes(data, int(info.DType.Size()))
 	}
-	swapBytes(data, int(info.DType.Size()))
-	return info, data, nil
+	return fn(info, data)
 }
 
 // view returns the named tensor's description, its contiguous little-endian
@@ -313,6 +326,8 @@ func swapBytes(b []byte, size int) {
 // ReadFloat32 returns the named tensor converted to float32 (from F32, F16,
 // BF16 or F64), in row-major order. Only this tensor is read.
 func (c *Checkpoint) ReadFloat32(name string) ([]float32, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, err := c.lookup(name)
 	if err != nil {
 		return nil, err
@@ -328,6 +343,8 @@ func (c *Checkpoint) ReadFloat32(name string) ([]float32, error) {
 // have exactly the tensor's number of elements. It lets a loader reuse one
 // buffer for all tensors.
 func (c *Checkpoint) ReadFloat32Into(name string, dst []float32) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, err := c.lookup(name)
 	if err != nil {
 		return err
@@ -352,9 +369,12 @@ func (c *Checkpoint) readFloat32(e *entry, dst []float32) error {
 	return nil
 }
 
-// Close unmaps the checkpoint's files. Slices returned earlier stay valid
-// (they are copies). Close must not run concurrently with reads.
+// Close unmaps the checkpoint's files, after waiting for reads and ReadView
+// callbacks in progress. Slices from ReadRaw and ReadFloat32 stay valid
+// (they are copies); later reads return an error.
 func (c *Checkpoint) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var errs []error
 	for _, f := range c.files {
 		if err := f.close(); err != nil {
