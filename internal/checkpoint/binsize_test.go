@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/flate"
+	"errors"
 	"encoding/binary"
 	"hash/crc32"
 	"os"
@@ -115,5 +116,23 @@ func TestTorchDeflateBombCapped(t *testing.T) {
 		{name: "x/data/0", method: zip.Deflate, raw: big, size: 8, crc: crc32.ChecksumIEEE(make([]byte, 8))}})
 	if _, err := readAll(path); err == nil || !strings.Contains(err.Error(), "x/data/0") {
 		t.Errorf("stream longer than declared: err = %v", err)
+	}
+}
+
+// Errors about the files match ErrInvalid, and the os errors under them
+// still match.
+func TestErrInvalid(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Open(filepath.Join(dir, "absent"))
+	if !errors.Is(err, ErrInvalid) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing directory: %v", err)
+	}
+	if _, err := Open(dir); !errors.Is(err, ErrInvalid) {
+		t.Errorf("no weights: %v", err)
+	}
+	path := filepath.Join(dir, "x.bin")
+	writeRawZip(t, path, []rawRecord{stored("x/data.pkl", storagePickle(1<<62+2)), stored("x/data/0", make([]byte, 8))})
+	if _, err := OpenFile(path); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), path) {
+		t.Errorf("corrupt .bin: %v", err)
 	}
 }

@@ -41,9 +41,28 @@ type entry struct {
 	src  tensorSource
 }
 
+// ErrInvalid matches (errors.Is) every error about the weight files
+// themselves: missing, unreadable, truncated, corrupt or inconsistent
+// (a shard index naming absent tensors, a CRC-32 mismatch, a size that
+// does not fit the file).
+var ErrInvalid = errors.New("invalid or unreadable checkpoint")
+
+// invalidError marks err as ErrInvalid without changing its message.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string   { return e.err.Error() }
+func (e *invalidError) Unwrap() []error { return []error{e.err, ErrInvalid} }
+
+func invalid(err error) error {
+	if err == nil || errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return &invalidError{err}
+}
+
 // Checkpoint is an opened set of weight files: one file, or the shards of a
 // sharded checkpoint. Its methods may be called from several goroutines at
-// once, except Close.
+// once, Close included (it waits for reads in progress).
 type Checkpoint struct {
 	// mu is held for reading while tensor bytes are read from the mapped
 	// files (and for the whole of a ReadView callback), and for writing by
@@ -62,7 +81,15 @@ type Checkpoint struct {
 // of these that exists: model.safetensors, model.safetensors.index.json
 // (with its shards), pytorch_model.bin, pytorch_model.bin.index.json (with
 // its shards). Only headers are read; tensor data is read on demand.
+//
+// Every error it returns matches ErrInvalid, and the os errors it wraps
+// (os.ErrNotExist, ...) still match through it.
 func Open(dir string) (*Checkpoint, error) {
+	c, err := open(dir)
+	return c, invalid(err)
+}
+
+func open(dir string) (*Checkpoint, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: model directory: %w", err)
@@ -101,12 +128,13 @@ func Open(dir string) (*Checkpoint, error) {
 
 // OpenFile opens one weight file: a .safetensors file, or a PyTorch .bin
 // (.pt, .pth) file written by torch.save (zip format, torch >= 1.6). The
-// format is recognised from the file's first bytes, not its name.
+// format is recognised from the file's first bytes, not its name. Its
+// errors match ErrInvalid.
 func OpenFile(path string) (*Checkpoint, error) {
 	c := &Checkpoint{source: path, entries: map[string]*entry{}}
 	if err := c.addFile(path, ""); err != nil {
 		c.Close()
-		return nil, err
+		return nil, invalid(err)
 	}
 	c.finish()
 	return c, nil
@@ -201,6 +229,8 @@ func (c *Checkpoint) finish() {
 
 // Tensors returns the description of every tensor, sorted by name.
 func (c *Checkpoint) Tensors() []TensorInfo {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := make([]TensorInfo, len(c.names))
 	for i, name := range c.names {
 		info := c.entries[name].info
@@ -212,6 +242,8 @@ func (c *Checkpoint) Tensors() []TensorInfo {
 
 // Info returns the description of the named tensor and whether it exists.
 func (c *Checkpoint) Info(name string) (TensorInfo, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, ok := c.entries[name]
 	if !ok {
 		return TensorInfo{}, false
@@ -239,6 +271,8 @@ func (c *Checkpoint) Metadata() map[string]string {
 
 // Files returns the paths of the weight files opened, in the order opened.
 func (c *Checkpoint) Files() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := make([]string, len(c.files))
 	for i, f := range c.files {
 		out[i] = f.path
@@ -304,10 +338,10 @@ func (c *Checkpoint) view(name string) (TensorInfo, []byte, bool, error) {
 	}
 	data, aliased, err := e.src.bytes()
 	if err != nil {
-		return TensorInfo{}, nil, false, fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, name, err)
+		return TensorInfo{}, nil, false, invalid(fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, name, err))
 	}
 	if want := e.info.NumElements() * e.info.DType.Size(); int64(len(data)) != want {
-		return TensorInfo{}, nil, false, fmt.Errorf("checkpoint: %s: tensor %q: %d bytes, its shape and dtype need %d", e.file, name, len(data), want)
+		return TensorInfo{}, nil, false, invalid(fmt.Errorf("checkpoint: %s: tensor %q: %d bytes, its shape and dtype need %d", e.file, name, len(data), want))
 	}
 	info := e.info
 	info.Shape = cloneShape(info.Shape)
@@ -364,7 +398,7 @@ func (c *Checkpoint) readFloat32(e *entry, dst []float32) error {
 		err = DecodeFloat32(e.info.DType, data, dst)
 	}
 	if err != nil {
-		return fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, e.info.Name, err)
+		return invalid(fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, e.info.Name, err))
 	}
 	return nil
 }
