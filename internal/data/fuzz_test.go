@@ -183,4 +183,3 @@ func FuzzCSV(f *testing.F) {
 		}
 	})
 }
-

@@ -49,8 +49,8 @@ type Args struct {
 	GreaterIsBetter       *bool  `json:"greater_is_better"`       // default false for *loss metrics
 	EarlyStoppingPatience int    `json:"early_stopping_patience"` // evaluations without improvement before stopping; 0 = off
 
-	Seed                 uint64 `json:"seed"`                             // HF 42
-	Shuffle              bool   `json:"shuffle"`                          // HF always shuffles; false keeps file order (for reproducing curves)
+	Seed    uint64 `json:"seed"`    // HF 42
+	Shuffle bool   `json:"shuffle"` // HF always shuffles; false takes rows in file order (reproducing curves) unless GroupByLength is set true
 	// GroupByLength batches rows of similar length together (HF's
 	// group_by_length; each batch pads to its own longest row, so grouping
 	// saves padding): nil, the default, means "when Shuffle is on". Shuffle
@@ -59,7 +59,7 @@ type Args struct {
 	// Shuffle off, GroupByLength true: file order cut into megabatches,
 	// each sorted longest first. With one row per batch grouping saves
 	// nothing and never reorders.
-	GroupByLength *bool `json:"group_by_length"`
+	GroupByLength        *bool  `json:"group_by_length"`
 	PadToMaxLength       bool   `json:"pad_to_max_length"`                // pad every batch to the data's max length (the course's way)
 	ResumeFromCheckpoint string `json:"resume_from_checkpoint,omitempty"` // a checkpoint dir, or "" = latest in OutputDir unless overwriting
 }
