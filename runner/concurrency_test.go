@@ -89,10 +89,13 @@ func TestUseAfterClose(t *testing.T) {
 	}
 	ctx := context.Background()
 	calls := map[string]func() error{
-		"Infer":         func() error { _, err := r.Infer("x"); return err },
-		"InferContext":  func() error { _, err := r.InferContext(ctx, "x"); return err },
-		"InferBatch":    func() error { _, err := r.InferBatch(ctx, []string{"x"}, DefaultGenerateOptions()); return err },
-		"InferStream":   func() error { _, err := r.InferStream(ctx, "x", DefaultGenerateOptions(), func(string) bool { return true }); return err },
+		"Infer":        func() error { _, err := r.Infer("x"); return err },
+		"InferContext": func() error { _, err := r.InferContext(ctx, "x"); return err },
+		"InferBatch":   func() error { _, err := r.InferBatch(ctx, []string{"x"}, DefaultGenerateOptions()); return err },
+		"InferStream": func() error {
+			_, err := r.InferStream(ctx, "x", DefaultGenerateOptions(), func(string) bool { return true })
+			return err
+		},
 		"Generate":      func() error { _, err := r.Generate(ctx, []string{"x"}, DefaultGenerateOptions()); return err },
 		"TokenLogProbs": func() error { _, err := r.TokenLogProbs(ctx, []int{1, 2, 3}); return err },
 		"ScoreText":     func() error { _, _, err := r.ScoreText(ctx, "x y"); return err },

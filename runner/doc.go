@@ -24,7 +24,6 @@
 // Errors: calls return errors that match the sentinels of this package
 // with errors.Is (ErrClosed, ErrNotFound, ErrUnauthorized, ErrOffline,
 // ErrCancelled, ErrBadData, ErrNoData, ErrBadCheckpoint, ErrUnsupported,
-// ErrInternal); each
-// call's documentation says which. Messages name the file, line, key or
-// tensor concerned.
+// ErrInternal); each call's documentation says which. Messages name the
+// file, line, key or tensor concerned.
 package runner
