@@ -30,7 +30,13 @@ demo: setup
 	@$(ENV) $(GO) run ./examples/finetune
 
 # The light Python venv (huggingface_hub, safetensors, tokenizers; no torch)
-# lets the interop tests run; tests that need it skip when it is missing.
+# lets the interop tests run; tests that need it skip when it is missing
+# (with CI=true they fail instead, as do tests missing ../shared).
+#
+# make test also runs the race detector over runner and internal/torch (the
+# Runner's concurrency and Close, the torch worker), and scripts/check-portable
+# (the C kernels build off x86-64; a linux/arm64 cross-build and vet when
+# gcc-aarch64-linux-gnu is installed, required with CI=true).
 test-python-env:
 	@scripts/reference-venv "$${GOLAMINI_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/golamini}/venv-light" scripts/reference/requirements-light.txt >/dev/null
 
@@ -42,7 +48,10 @@ smollm2-gguf:
 test: setup test-python-env smollm2-gguf
 	@$(ENV) export GOLAMINI_PYTHON="$$(scripts/reference-venv "$${GOLAMINI_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/golamini}/venv-light" scripts/reference/requirements-light.txt)" && \
 	  $(GO) vet ./... && \
-	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... && $(MAKE) --no-print-directory notebook-test-if-ready
+	  $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./... && \
+	  $(GO) test -race -short -count=1 -timeout $(TEST_TIMEOUT) ./runner ./internal/torch && \
+	  scripts/check-portable && \
+	  $(MAKE) --no-print-directory notebook-test-if-ready
 
 bench: setup build
 	@bench/run.sh
@@ -68,4 +77,5 @@ notebook-test: notebook-setup
 # and PyPI and the Go module proxy once); otherwise it says they were skipped and why.
 notebook-test-if-ready:
 	@if scripts/notebook-setup; then scripts/notebook-test; \
-	else echo "make test: notebooks NOT tested: scripts/notebook-setup failed (see above)" >&2; fi
+	else echo "make test: notebooks NOT tested: scripts/notebook-setup failed (see above)" >&2; \
+	  case "$${CI:-}" in true|1) echo "CI=true: that is a failure" >&2; exit 1;; esac; fi

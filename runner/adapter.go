@@ -84,7 +84,7 @@ func (r *Runner) LoadAdapter(name, dir string) error {
 	if taken {
 		return fmt.Errorf("runner: an adapter named %q is already loaded", name)
 	}
-	err := r.do(func(m *model.Model) error {
+	err := r.do(context.Background(), func(_ context.Context, m *model.Model) error {
 		a, err := lora.Load(dir, m, name)
 		if err != nil {
 			return err
@@ -108,7 +108,7 @@ func (r *Runner) LoadAdapter(name, dir string) error {
 
 // SetAdapter makes the named adapter active; "" runs the base model alone.
 func (r *Runner) SetAdapter(name string) error {
-	return r.do(func(m *model.Model) error {
+	return r.do(context.Background(), func(_ context.Context, m *model.Model) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if name == "" {
@@ -151,7 +151,7 @@ func (r *Runner) adapterNamesLocked() []string {
 
 // UnloadAdapter frees the named adapter (deactivating it if active).
 func (r *Runner) UnloadAdapter(name string) error {
-	return r.do(func(m *model.Model) error {
+	return r.do(context.Background(), func(_ context.Context, m *model.Model) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		a, ok := r.adapters[name]
@@ -173,7 +173,7 @@ func (r *Runner) UnloadAdapter(name string) error {
 // model then computes what it computed with the adapter, without its cost.
 // Other loaded adapters stay loaded and now apply over the merged weights.
 func (r *Runner) MergeAdapter() error {
-	return r.do(func(m *model.Model) error {
+	return r.do(context.Background(), func(_ context.Context, m *model.Model) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		a, ok := r.adapters[r.active]
@@ -194,7 +194,7 @@ func (r *Runner) MergeAdapter() error {
 // SaveAdapter writes the active adapter as a PEFT adapter directory
 // (adapter_config.json, adapter_model.safetensors) with the tokenizer files.
 func (r *Runner) SaveAdapter(dir string) error {
-	return r.do(func(m *model.Model) error {
+	return r.do(context.Background(), func(_ context.Context, m *model.Model) error {
 		r.mu.Lock()
 		a, ok := r.adapters[r.active]
 		r.mu.Unlock()
@@ -232,7 +232,7 @@ func (r *Runner) SaveModel(dir, dtype string) error {
 	if err != nil {
 		return fmt.Errorf("runner: save model: %w", err)
 	}
-	err = r.do(func(m *model.Model) error {
+	err = r.do(context.Background(), func(_ context.Context, m *model.Model) error {
 		if m.LinearHook != nil {
 			return fmt.Errorf("runner: save model: adapter %q is active: merge it (MergeAdapter) or deactivate it (SetAdapter(\"\")) first", r.Adapter())
 		}

@@ -30,7 +30,7 @@ func TestAdapters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.Close)
+	t.Cleanup(func() { r.Close() })
 	ids := []int{414, 302, 355, 32, 535, 302, 259, 498, 798, 37}
 	withA, err := r.TokenLogProbs(ctx, ids)
 	if err != nil {

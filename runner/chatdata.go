@@ -85,7 +85,7 @@ func (r *Runner) chatRows(o DataOptions) (trainRows, evalRows []data.Tokenized, 
 	} else {
 		trainC = convs
 	}
-	topts := data.ChatTokenizeOptions{EndOfTurn: eot, MaxLength: o.MaxLength, ContextLength: r.model.Config.MaxPositionEmbeddings,
+	topts := data.ChatTokenizeOptions{EndOfTurn: eot, MaxLength: o.MaxLength, ContextLength: r.cfg.MaxPositionEmbeddings,
 		TruncateLeft: !o.TruncateRight}
 	if trainRows, err = data.TokenizeChat(trainC, t, enc, topts); err != nil {
 		return nil, nil, true, fmt.Errorf("runner: %w", err)

@@ -12,10 +12,13 @@ import (
 // error naming the file, line and key, and then nothing of the file is
 // added. Rows whose input and output are both empty are skipped with a
 // logged warning.
+//
+// Errors: ErrBadData (the file's content; os errors such as
+// os.ErrNotExist match for the file itself), ErrClosed.
 func (r *Runner) LoadDataFromJSONLines(path, inputKey, outputKey string) error {
 	ex, st, err := data.ReadJSONLines(path, inputKey, outputKey)
 	if err != nil {
-		return fmt.Errorf("runner: %w", err)
+		return classify(fmt.Errorf("runner: %w", err))
 	}
 	return r.addData(ex, st, path)
 }
@@ -25,7 +28,7 @@ func (r *Runner) LoadDataFromJSONLines(path, inputKey, outputKey string) error {
 func (r *Runner) LoadDataFromCSV(path, inputKey, outputKey string) error {
 	ex, st, err := data.ReadCSV(path, inputKey, outputKey)
 	if err != nil {
-		return fmt.Errorf("runner: %w", err)
+		return classify(fmt.Errorf("runner: %w", err))
 	}
 	return r.addData(ex, st, path)
 }
@@ -35,7 +38,7 @@ func (r *Runner) LoadDataFromCSV(path, inputKey, outputKey string) error {
 func (r *Runner) LoadData(records []map[string]any, inputKey, outputKey string) error {
 	ex, st, err := data.FromRecords(records, inputKey, outputKey)
 	if err != nil {
-		return fmt.Errorf("runner: %w", err)
+		return classify(fmt.Errorf("runner: %w", err))
 	}
 	return r.addData(ex, st, "records")
 }
@@ -58,8 +61,11 @@ func (r *Runner) DataLen() int {
 func (r *Runner) addData(ex []data.Example, st data.LoadStats, source string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
 	if err := r.data.Add(ex, st); err != nil {
-		return fmt.Errorf("runner: %w", err)
+		return classify(fmt.Errorf("runner: %w", err))
 	}
 	if st.Skipped > 0 {
 		r.log.Warn().Str("source", source).Int("skipped", st.Skipped).Ints("lines", st.SkippedLines).Msg(st.Warning(source))

@@ -12,7 +12,18 @@
 // matches transformers' logits, a byte-level BPE tokenizer identical to HF
 // tokenizers, and a trainer that follows HF Trainer's TrainingArguments.
 //
-// All tensor work of the process runs on one goroutine locked to one OS
-// thread (libtorch keeps grad mode and its thread team per thread), so a
-// Runner may be used from several goroutines at once; calls are serialised.
+// Concurrency: libtorch work is serialised per process. Grad mode,
+// libtorch's last-error slot and its OpenMP thread team belong to an OS
+// thread, so all tensor work of the process runs on one goroutine locked to
+// one thread, one call at a time. A Runner may therefore be used from
+// several goroutines at once, and Close may be called at any time. Every
+// call that does tensor work takes a context (Infer's is InferContext): a
+// call waiting behind another (a long training run) gives up when its
+// context ends, without running.
+//
+// Errors: calls return errors that match the sentinels of this package
+// with errors.Is (ErrClosed, ErrNotFound, ErrUnauthorized, ErrOffline,
+// ErrCancelled, ErrBadData, ErrNoData, ErrBadCheckpoint, ErrUnsupported,
+// ErrInternal); each call's documentation says which. Messages name the
+// file, line, key or tensor concerned.
 package runner

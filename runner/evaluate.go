@@ -7,10 +7,8 @@ import (
 	"strings"
 
 	"github.com/golamini/golamini/internal/data"
-	"github.com/golamini/golamini/internal/generate"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/tokenizer"
-	"github.com/golamini/golamini/internal/torch"
 	"github.com/golamini/golamini/internal/train"
 )
 
@@ -59,6 +57,9 @@ type EvalReport struct {
 
 // Evaluate measures the current (trained, after Train) model on the
 // held-out split of the loaded data.
+//
+// Errors: ErrNoData, ErrBadData, ErrCancelled, ErrClosed, ErrBadCheckpoint
+// (the base weights, with CompareBase), ErrInternal.
 func (r *Runner) Evaluate(ctx context.Context) (EvalReport, error) {
 	return r.EvaluateWith(ctx, DefaultEvaluateOptions())
 }
@@ -77,13 +78,14 @@ func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalRepor
 	}
 	evalRows, err := data.Tokenize(evalEx, tokenizer.SpecialEncoder{Tokenizer: r.tok}, r.tokenizeOptions(o.Data))
 	if err != nil {
-		return EvalReport{}, fmt.Errorf("runner: %w", err)
+		return EvalReport{}, classify(fmt.Errorf("runner: %w", err))
 	}
 	if o.EvalBatchSize < 1 {
 		o.EvalBatchSize = 8
 	}
 	rep := EvalReport{HeldOut: len(evalEx)}
-	err = r.do(func(m *model.Model) error {
+	err = r.do(ctx, func(ctx context.Context, m *model.Model) error {
+		var err error
 		rep.Loss, err = train.Evaluate(ctx, m, evalRows, r.padID(), o.EvalBatchSize)
 		return err
 	})
@@ -99,11 +101,15 @@ func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalRepor
 	for i := range prompts {
 		prompts[i] = r.tokenizeOptions(o.Data).Prompt(evalEx[i].Input)
 	}
-	trained, err := r.answers(ctx, prompts, o.Generate, nil)
+	var trained, base []string
+	err = r.do(ctx, func(ctx context.Context, m *model.Model) error {
+		var err error
+		trained, err = r.answers(ctx, m, prompts, o.Generate)
+		return err
+	})
 	if err != nil {
 		return rep, err
 	}
-	var base []string
 	if o.CompareBase {
 		if base, err = r.baseAnswers(ctx, prompts, o.Generate); err != nil {
 			return rep, err
@@ -131,28 +137,16 @@ func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalRepor
 	return rep, nil
 }
 
-// answers generates for each prompt one at a time with model m (nil = the runner's).
-func (r *Runner) answers(ctx context.Context, prompts []string, o GenerateOptions, m *model.Model) ([]string, error) {
+// answers generates for each prompt one at a time with model m, through
+// the same path as Generate (truncation, options, stop strings).
+func (r *Runner) answers(ctx context.Context, m *model.Model, prompts []string, o GenerateOptions) ([]string, error) {
 	out := make([]string, len(prompts))
 	for i, p := range prompts {
-		if m == nil {
-			g, err := r.Generate(ctx, []string{p}, o)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = g[0].Text
-			continue
-		}
-		ids := r.tok.EncodeWithSpecialTokens(p)
-		if len(ids) == 0 {
-			ids = []int{r.tok.EOSID()}
-		}
-		res, err := generate.Generate(ctx, m, [][]int{ids}, generate.Options{MaxNewTokens: o.MaxNewTokens, TopP: 1, RepetitionPenalty: 1,
-			StopAtEOS: o.StopAtEOS, EOSID: r.tok.EOSID(), UseCache: true}, nil)
+		g, err := r.generateWith(ctx, m, []string{p}, o, nil)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = r.tok.DecodeTransformers(res[0].NewIDs, true)
+		out[i] = g[0].Text
 	}
 	return out, nil
 }
@@ -161,17 +155,17 @@ func (r *Runner) answers(ctx context.Context, prompts []string, o GenerateOption
 // trained ones for the time of the comparison.
 func (r *Runner) baseAnswers(ctx context.Context, prompts []string, o GenerateOptions) ([]string, error) {
 	var out []string
-	err := torch.Do(context.Background(), func() error {
+	err := r.do(ctx, func(ctx context.Context, _ *model.Model) error {
 		base, err := model.Load(ctx, r.dir, model.LoadOptions{Device: r.device, DType: r.dtype})
 		if err != nil {
 			return err
 		}
 		defer base.Free()
-		out, err = r.answers(ctx, prompts, o, base)
+		out, err = r.answers(ctx, base, prompts, o)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("runner: base model answers: %w", err)
+		return nil, fmt.Errorf("runner: base model answers: %w", classify(err))
 	}
 	return out, nil
 }

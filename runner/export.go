@@ -41,7 +41,7 @@ func (r *Runner) ExportGGUF(ctx context.Context, path string, o GGUFOptions) err
 		return fmt.Errorf("runner: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := r.do(func(m *model.Model) error { return train.WriteModelDir(tmp, m, r.dir) }); err != nil {
+	if err := r.do(context.Background(), func(_ context.Context, m *model.Model) error { return train.WriteModelDir(tmp, m, r.dir) }); err != nil {
 		return fmt.Errorf("runner: export: %w", err)
 	}
 	// transformers 5 keeps the chat template beside tokenizer_config.json.

@@ -56,8 +56,18 @@ type Generation struct {
 
 // Infer continues prompt with greedy decoding (DefaultGenerateOptions) and
 // returns only the new text. After Train it uses the trained weights.
+// It is InferContext without a deadline.
 func (r *Runner) Infer(prompt string) (string, error) {
-	g, err := r.Generate(context.Background(), []string{prompt}, DefaultGenerateOptions())
+	return r.InferContext(context.Background(), prompt)
+}
+
+// InferContext is Infer with a context: a call waiting behind other tensor
+// work (a training run) or generating gives up when ctx ends.
+//
+// Errors: ErrCancelled (ctx ended; context.Canceled or
+// context.DeadlineExceeded match too), ErrClosed, ErrInternal.
+func (r *Runner) InferContext(ctx context.Context, prompt string) (string, error) {
+	g, err := r.Generate(ctx, []string{prompt}, DefaultGenerateOptions())
 	if err != nil {
 		return "", err
 	}
@@ -65,7 +75,7 @@ func (r *Runner) Infer(prompt string) (string, error) {
 }
 
 // InferBatch continues several prompts in one left-padded batch; each gets
-// what it would get alone.
+// what it would get alone. Errors as InferContext.
 func (r *Runner) InferBatch(ctx context.Context, prompts []string, o GenerateOptions) ([]string, error) {
 	gs, err := r.Generate(ctx, prompts, o)
 	if err != nil {
@@ -80,12 +90,23 @@ func (r *Runner) InferBatch(ctx context.Context, prompts []string, o GenerateOpt
 
 // InferStream generates for one prompt and calls onText with each new piece
 // of text as soon as it decodes to whole characters. Returning false from
-// onText stops generation. It returns the pieces joined. Streamed text is
-// the plain byte-level decode: transformers' optional clean-up of spaces
-// before punctuation could rewrite text already sent, so it is not applied.
+// onText stops generation. It returns the pieces joined: the text up to (not
+// including) the first stop string, which is never sent (text that could be
+// the start of a stop string is held back until it is known not to be).
+// Streamed text is the plain byte-level decode: transformers' optional
+// clean-up of spaces before punctuation could rewrite text already sent, so
+// it is not applied. Errors as InferContext.
 func (r *Runner) InferStream(ctx context.Context, prompt string, o GenerateOptions, onText func(piece string) bool) (string, error) {
 	var newIDs []int
 	sent := 0
+	send := func(text string) bool {
+		if len(text) <= sent {
+			return true
+		}
+		piece := text[sent:]
+		sent = len(text)
+		return onText(piece)
+	}
 	cb := func(row, id int) bool {
 		newIDs = append(newIDs, id)
 		text := r.tok.Decode(newIDs, true)
@@ -93,26 +114,59 @@ func (r *Runner) InferStream(ctx context.Context, prompt string, o GenerateOptio
 		if strings.HasSuffix(text, string(utf8.RuneError)) {
 			return true
 		}
-		if len(text) > sent {
-			piece := text[sent:]
-			sent = len(text)
-			return onText(piece)
-		}
-		return true
+		text = cutAtStop(text, o.StopStrings)
+		return send(text[:len(text)-stopPrefixLen(text, o.StopStrings)])
 	}
 	gs, err := r.generate(ctx, []string{prompt}, o, cb)
 	if err != nil {
 		return "", err
 	}
-	return r.tok.Decode(gs[0].NewIDs, true), nil
+	final := cutAtStop(r.tok.Decode(gs[0].NewIDs, true), o.StopStrings)
+	if gs[0].Reason != generate.StopCallback && len(final) >= sent {
+		send(final)
+	}
+	return final[:min(sent, len(final))], nil
 }
 
-// Generate continues prompts and returns ids and text for each.
+// stopPrefixLen is the length of the longest end of text that is the start
+// of a stop string (so it may still become one).
+func stopPrefixLen(text string, stops []string) int {
+	best := 0
+	for _, s := range stops {
+		for n := min(len(s)-1, len(text)); n > best; n-- {
+			if strings.HasSuffix(text, s[:n]) {
+				best = n
+				break
+			}
+		}
+	}
+	return best
+}
+
+// Generate continues prompts and returns ids and text for each. Errors as
+// InferContext.
 func (r *Runner) Generate(ctx context.Context, prompts []string, o GenerateOptions) ([]Generation, error) {
 	return r.generate(ctx, prompts, o, nil)
 }
 
+// generate runs prompts through the runner's model.
 func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptions, cb generate.Callback) ([]Generation, error) {
+	var out []Generation
+	err := r.do(ctx, func(ctx context.Context, m *model.Model) error {
+		var err error
+		out, err = r.generateWith(ctx, m, prompts, o, cb)
+		return err
+	})
+	if err != nil && out == nil {
+		return nil, err
+	}
+	return out, err
+}
+
+// generateWith is the one generation path (Generate, InferStream and the
+// answers of Evaluate, base model included): prompt truncation, options,
+// stop strings and decoding. It runs on the torch worker with model m.
+func (r *Runner) generateWith(ctx context.Context, m *model.Model, prompts []string, o GenerateOptions, cb generate.Callback) ([]Generation, error) {
 	if len(prompts) == 0 {
 		return nil, fmt.Errorf("runner: no prompts")
 	}
@@ -126,12 +180,12 @@ func (r *Runner) generate(ctx context.Context, prompts []string, o GenerateOptio
 		// are kept when a long prompt is cut from the left.
 		ids[i] = r.tok.EncodeWithSpecialTokensTruncated(p, maxIn, tokenizer.Left)
 	}
-	return r.generateIDs(ctx, ids, o, cb)
+	return r.generateIDsWith(ctx, m, ids, o, cb)
 }
 
 // maxInput is the most prompt tokens o leaves room for.
 func (r *Runner) maxInput(o GenerateOptions) (int, error) {
-	ctxLen := r.model.Config.MaxPositionEmbeddings
+	ctxLen := r.cfg.MaxPositionEmbeddings
 	if o.MaxNewTokens >= ctxLen {
 		return 0, fmt.Errorf("runner: max new tokens %d must be below the model's context of %d", o.MaxNewTokens, ctxLen)
 	}
@@ -142,8 +196,23 @@ func (r *Runner) maxInput(o GenerateOptions) (int, error) {
 	return maxIn, nil
 }
 
-// generateIDs continues prompts given as token ids (at most maxInput each).
+// generateIDs continues prompts given as token ids (at most maxInput each)
+// with the runner's model.
 func (r *Runner) generateIDs(ctx context.Context, ids [][]int, o GenerateOptions, cb generate.Callback) ([]Generation, error) {
+	var out []Generation
+	err := r.do(ctx, func(ctx context.Context, m *model.Model) error {
+		var err error
+		out, err = r.generateIDsWith(ctx, m, ids, o, cb)
+		return err
+	})
+	if err != nil && out == nil {
+		return nil, err
+	}
+	return out, err
+}
+
+// generateIDsWith is generateIDs with model m, on the torch worker.
+func (r *Runner) generateIDsWith(ctx context.Context, m *model.Model, ids [][]int, o GenerateOptions, cb generate.Callback) ([]Generation, error) {
 	for i := range ids {
 		if len(ids[i]) == 0 {
 			ids[i] = []int{r.tok.EOSID()} // an empty prompt starts from end-of-text, like GPT-2 style models do
@@ -160,12 +229,7 @@ func (r *Runner) generateIDs(ctx context.Context, ids [][]int, o GenerateOptions
 	if len(o.StopStrings) > 0 {
 		go_.Decode = func(ids []int) string { return r.tok.Decode(ids, true) }
 	}
-	var res []generate.Result
-	err := r.do(func(m *model.Model) error {
-		var err error
-		res, err = generate.Generate(ctx, m, ids, go_, cb)
-		return err
-	})
+	res, err := generate.Generate(ctx, m, ids, go_, cb)
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("runner: generate: %w", err)
 	}

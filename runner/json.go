@@ -112,7 +112,7 @@ func (r *Runner) InferJSON(ctx context.Context, prompt string, schema any) (json
 		return nil, errors.New("runner: InferJSON needs a byte-level tokenizer")
 	}
 	ix := constrain.NewIndex(g, constrain.NewVocab(toks, r.tok.EOSID()))
-	ctxN := r.Config().MaxPositionEmbeddings
+	ctxN := r.cfg.MaxPositionEmbeddings
 	maxNew := min(256, ctxN/2)
 	if need := g.Start().MinClose(); need > maxNew {
 		return nil, fmt.Errorf("runner: the shortest JSON this schema allows takes up to %d tokens, more than %d", need, maxNew)
@@ -124,7 +124,7 @@ func (r *Runner) InferJSON(ctx context.Context, prompt string, schema any) (json
 	maxNew = min(256, ctxN-len(ids))
 	eo := serve.DefaultEngineOptions()
 	eo.MaxBatch, eo.MaxQueue, eo.Logger = 1, 1, r.log
-	e := serve.NewEngine(r.do, r.tok, r.Config(), eo, nil)
+	e := serve.NewEngine(r.serveDo, r.tok, r.cfg, eo, nil)
 	defer e.Close()
 	j, err := e.Submit(ctx, &serve.Request{Prompt: ids, N: 1, MaxTokens: maxNew, TopP: 1, Logprobs: -1, Constraint: ix})
 	if err != nil {

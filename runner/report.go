@@ -67,13 +67,13 @@ func report(c model.Config, tokens int64, dt torch.DType) Report {
 }
 
 // Report describes the loaded model; FLOPs are for tokens tokens.
-func (r *Runner) Report(tokens int64) Report { return report(r.model.Config, tokens, r.dtype) }
+func (r *Runner) Report(tokens int64) Report { return report(r.cfg, tokens, r.dtype) }
 
 // FLOPs returns HF's floating_point_ops for tokens tokens.
-func (r *Runner) FLOPs(tokens int64) int64 { return r.model.Config.FLOPs(tokens) }
+func (r *Runner) FLOPs(tokens int64) int64 { return r.cfg.FLOPs(tokens) }
 
 // String prints the model's module tree the way PyTorch prints HF's model.
-func (r *Runner) String() string { return r.model.Config.ModuleTree() }
+func (r *Runner) String() string { return r.cfg.ModuleTree() }
 
 // Summary is a short human-readable description.
 func (rep Report) Summary() string {

@@ -45,6 +45,13 @@ type Options struct {
 	Hub *HubOptions
 	// Adapters are PEFT adapter directories loaded at New (WithAdapter).
 	Adapters []string
+	// Threads is libtorch's intra-op thread count for the process (it is
+	// one setting for all Runners). 0 chooses: the cores this process may
+	// use, less those already busy with other work (from the load
+	// average), at least 1; GOLAMINI_THREADS (else OMP_NUM_THREADS)
+	// overrides that choice. The number chosen, and why, is logged when
+	// the model loads.
+	Threads int
 }
 
 // DefaultOptions returns auto device, float32, logging to stderr, seed 0.
@@ -77,11 +84,23 @@ func WithLogger(l zerolog.Logger) Option { return func(o *Options) { o.Logger = 
 // WithSeed sets Options.Seed.
 func WithSeed(s uint64) Option { return func(o *Options) { o.Seed = s } }
 
+// WithThreads sets Options.Threads.
+func WithThreads(n int) Option { return func(o *Options) { o.Threads = n } }
+
 // WithTokenizer sets Options.Tokenizer.
 func WithTokenizer(path string) Option { return func(o *Options) { o.Tokenizer = path } }
 
 // Runner holds a model, its tokenizer and the data loaded for training.
+//
+// A Runner may be used from several goroutines at once. Its tensor work
+// (loading, generation, scoring, training, evaluation) runs one call at a
+// time, in the order the calls reach the process's libtorch worker (see
+// the package documentation); every such call takes a context, and a call
+// whose context ends while it waits behind another returns ErrCancelled
+// without running. Close may be called at any time: it stops calls in
+// progress at their next check and makes later calls return ErrClosed.
 type Runner struct {
+	// Set by New and never changed: safe to read without the lock.
 	opts   Options
 	log    zerolog.Logger
 	source string // what New was given
@@ -89,9 +108,14 @@ type Runner struct {
 	device torch.Device
 	dtype  torch.DType
 	tok    *tokenizer.Tokenizer
+	cfg    model.Config
+	life   context.Context // cancelled by Close
+	stop   context.CancelFunc
 
 	mu      sync.Mutex // guards the fields below
-	model   *model.Model
+	closed  bool
+	model   *model.Model        // nil once closed
+	failed  error               // a panic inside training left the weights in an unknown state
 	data    data.Set            // pairs loaded for training
 	chats   []data.Conversation // conversations loaded for training
 	trained bool                // Train has run: the model holds trained weights
@@ -109,8 +133,18 @@ func New(modelPath string, opts ...Option) (*Runner, error) {
 	return NewContext(context.Background(), modelPath, opts...)
 }
 
-// NewContext is New with a context for cancellation.
+// NewContext is New with a context: cancelling it stops a download or the
+// loading of the weights.
+//
+// Errors: ErrNotFound (no such directory or hub model), ErrUnauthorized,
+// ErrOffline (hub downloads), ErrBadCheckpoint (weight files missing,
+// truncated or corrupt), ErrCancelled (ctx ended), ErrInternal.
 func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner, error) {
+	r, err := newRunner(ctx, modelPath, opts...)
+	return r, classify(err)
+}
+
+func newRunner(ctx context.Context, modelPath string, opts ...Option) (*Runner, error) {
 	o := DefaultOptions()
 	for _, f := range opts {
 		f(&o)
@@ -136,7 +170,8 @@ func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner,
 	if r.tok, err = loadTokenizer(tokPath); err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	err = torch.Do(context.Background(), func() error {
+	threads := torch.SetDefaultThreads(o.Threads)
+	err = torch.Do(ctx, func() error {
 		m, err := model.Load(ctx, r.dir, model.LoadOptions{Device: r.device, DType: r.dtype})
 		if err != nil {
 			return err
@@ -147,12 +182,15 @@ func NewContext(ctx context.Context, modelPath string, opts ...Option) (*Runner,
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	if r.tok.VocabSize() > r.model.Config.VocabSize {
+	r.cfg = r.model.Config
+	r.life, r.stop = context.WithCancel(context.Background())
+	if r.tok.VocabSize() > r.cfg.VocabSize {
 		r.Close()
-		return nil, fmt.Errorf("runner: tokenizer has %d ids but the model's vocab_size is %d", r.tok.VocabSize(), r.model.Config.VocabSize)
+		return nil, fmt.Errorf("runner: tokenizer has %d ids but the model's vocab_size is %d", r.tok.VocabSize(), r.cfg.VocabSize)
 	}
 	r.log.Info().Str("model", modelPath).Str("dir", r.dir).Str("device", r.device.String()).
-		Str("dtype", r.dtype.String()).Int64("parameters", r.model.Config.NumParameters(false)).Msg("model loaded")
+		Str("dtype", r.dtype.String()).Int64("parameters", r.cfg.NumParameters(false)).
+		Int("threads", threads.Threads).Str("threads_why", threads.Reason).Msg("model loaded")
 	if err := r.loadAdapters(ctx); err != nil {
 		r.Close()
 		return nil, err
@@ -272,35 +310,101 @@ func parseDevice(s string) (torch.Device, error) {
 	return 0, fmt.Errorf("runner: unknown device %q (auto, cpu, cuda, cuda:N)", s)
 }
 
-// Close frees the model's memory. The Runner is unusable afterwards.
-func (r *Runner) Close() {
+// Close frees the model's memory. Calls in progress are stopped at their
+// next check (a training run saves a checkpoint, as when its context is
+// cancelled) and Close waits for them; later calls return ErrClosed.
+// Closing again does nothing. It returns nil; the error is for io.Closer.
+func (r *Runner) Close() error {
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
 	m := r.model
 	r.model = nil
 	r.mu.Unlock()
+	if r.stop != nil {
+		r.stop()
+	}
 	if m != nil {
+		// Queued behind any call still running on the worker, which holds m
+		// until it returns: the weights are freed only after it.
 		_ = torch.Do(context.Background(), func() error { r.freeAdapters(m); m.Free(); return nil })
 	}
+	return nil
 }
 
 // Dir returns the local model directory.
 func (r *Runner) Dir() string { return r.dir }
 
-// Config returns the model's configuration.
-func (r *Runner) Config() model.Config { return r.model.Config }
+// Config returns the model's configuration (it stays readable after Close).
+func (r *Runner) Config() Config { return publicConfig(r.cfg, r.dtype) }
 
-// Tokenizer returns the runner's tokenizer.
-func (r *Runner) Tokenizer() *tokenizer.Tokenizer { return r.tok }
+// Tokenizer returns the runner's tokenizer (it stays usable after Close).
+func (r *Runner) Tokenizer() Tokenizer { return Tokenizer{t: r.tok} }
 
-// do runs fn with the current model on the torch worker.
-func (r *Runner) do(fn func(m *model.Model) error) error {
-	return torch.Do(context.Background(), func() error {
+// checkOpen returns ErrClosed after Close, and ErrInternal after a failed
+// training run left the weights in an unknown state.
+func (r *Runner) checkOpen() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.openLocked()
+}
+
+func (r *Runner) openLocked() error {
+	if r.closed {
+		return ErrClosed
+	}
+	if r.failed != nil {
+		return &kindError{err: fmt.Errorf("runner: the model's weights are in an unknown state after training failed (make a new Runner): %w", r.failed), kinds: []error{ErrInternal}}
+	}
+	return nil
+}
+
+// do runs fn with the current model on the torch worker. fn's context ends
+// when ctx does or when the Runner is closed. The error is classified (see
+// classify): a call stopped by Close matches ErrClosed, one stopped by its
+// own context ErrCancelled and ctx's error.
+func (r *Runner) do(ctx context.Context, fn func(ctx context.Context, m *model.Model) error) error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer context.AfterFunc(r.life, func() { cancel(ErrClosed) })()
+	err := torch.Do(cctx, func() error {
 		r.mu.Lock()
-		m := r.model
+		m, err := r.model, r.openLocked()
 		r.mu.Unlock()
-		if m == nil {
-			return errors.New("runner: closed")
+		if err != nil {
+			return err
 		}
-		return fn(m)
+		return fn(cctx, m)
 	})
+	return r.callError(ctx, cctx, err)
+}
+
+// serveDo is do for internal/serve, whose requests carry their own
+// cancellation: it still stops at Close and returns ErrClosed after it.
+func (r *Runner) serveDo(fn func(m *model.Model) error) error {
+	return r.do(context.Background(), func(_ context.Context, m *model.Model) error { return fn(m) })
+}
+
+// callError classifies err from a call made with ctx (cctx: ctx, also ended
+// by Close).
+func (r *Runner) callError(ctx, cctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrClosed):
+		return err
+	case ctx.Err() == nil && errors.Is(context.Cause(cctx), ErrClosed):
+		return &kindError{err: err, kinds: []error{ErrClosed}}
+	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
+		// The trainer reports a cancelled run in its own words; keep ctx's
+		// error matchable too.
+		return classify(&kindError{err: err, kinds: []error{ctx.Err()}})
+	}
+	return classify(err)
 }

@@ -19,7 +19,7 @@ func newTiny(t *testing.T) *Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.Close)
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

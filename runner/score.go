@@ -9,7 +9,10 @@ import (
 )
 
 // TokenLogProbs returns log p(ids[i+1] | ids[0..i]) for each position: one
-// value fewer than ids. ids must fit the model's context.
+// value fewer than ids. The model reads all ids but the last, so ids may
+// hold up to the model's context plus one.
+//
+// Errors: ErrCancelled, ErrClosed, ErrInternal.
 func (r *Runner) TokenLogProbs(ctx context.Context, ids []int) ([]float64, error) {
 	lp, _, err := r.scoreIDs(ctx, ids)
 	return lp, err
@@ -19,7 +22,7 @@ func (r *Runner) TokenLogProbs(ctx context.Context, ids []int) ([]float64, error
 // tokenizer) and returns its ids and per-token log-probabilities.
 func (r *Runner) ScoreText(ctx context.Context, text string) ([]int, []float64, error) {
 	ids := r.tok.Encode(text)
-	lp, err := r.TokenLogProbs(ctx, ids)
+	lp, _, err := r.scoreIDs(ctx, ids)
 	return ids, lp, err
 }
 
@@ -28,7 +31,8 @@ func (r *Runner) ScoreText(ctx context.Context, text string) ([]int, []float64, 
 // those tokens — what lm-evaluation-harness computes for multiple-choice
 // tasks such as ARC. As the harness does, context and continuation are
 // encoded separately (a space at the end of context moves to the
-// continuation) and the joined ids are cut from the left to the context size.
+// continuation) and the joined ids are cut from the left to the context
+// size plus one (the last id is only predicted, never read).
 func (r *Runner) LogLikelihood(ctx context.Context, context_, continuation string) (float64, bool, error) {
 	if continuation == "" {
 		return 0, false, fmt.Errorf("runner: empty continuation")
@@ -43,7 +47,7 @@ func (r *Runner) LogLikelihood(ctx context.Context, context_, continuation strin
 		ctxIDs = []int{r.tok.EOSID()}
 	}
 	all := append(append([]int{}, ctxIDs...), contIDs...)
-	if n := r.model.Config.MaxPositionEmbeddings + 1; len(all) > n {
+	if n := r.cfg.MaxPositionEmbeddings + 1; len(all) > n {
 		all = all[len(all)-n:]
 	}
 	if len(contIDs) >= len(all) {
@@ -65,15 +69,19 @@ func (r *Runner) LogLikelihood(ctx context.Context, context_, continuation strin
 }
 
 // scoreIDs returns per-position log-probabilities of the next id and the
-// argmax id at each position.
+// argmax id at each position: the model reads ids[:n-1] and predicts
+// ids[1:].
 func (r *Runner) scoreIDs(ctx context.Context, ids []int) ([]float64, []int, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, nil, err
+	}
 	if len(ids) < 2 {
 		return []float64{}, []int{}, nil
 	}
-	if n := r.model.Config.MaxPositionEmbeddings; len(ids) > n {
-		return nil, nil, fmt.Errorf("runner: %d tokens exceed the model's context of %d", len(ids), n)
+	if n := r.cfg.MaxPositionEmbeddings; len(ids)-1 > n {
+		return nil, nil, fmt.Errorf("runner: %d tokens exceed the model's context of %d (plus the one predicted)", len(ids), n)
 	}
-	V := r.model.Config.VocabSize
+	V := r.cfg.VocabSize
 	for _, id := range ids {
 		if id < 0 || id >= V {
 			return nil, nil, fmt.Errorf("runner: token id %d outside the vocabulary [0, %d)", id, V)
@@ -81,27 +89,28 @@ func (r *Runner) scoreIDs(ctx context.Context, ids []int) ([]float64, []int, err
 	}
 	var lp []float64
 	var am []int
-	err := r.do(func(m *model.Model) error {
+	err := r.do(ctx, func(ctx context.Context, m *model.Model) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		defer torch.NoGrad()()
 		s := torch.NewScope()
 		defer s.Close()
-		T := int64(len(ids))
+		T := int64(len(ids) - 1) // positions read
 		in := make([]int64, T)
-		for i, id := range ids {
-			in[i] = int64(id)
+		next := make([]int64, T)
+		for i := range in {
+			in[i], next[i] = int64(ids[i]), int64(ids[i+1])
 		}
 		x := s.Int64(in, 1, T)
-		logits := m.Logits(s, m.Forward(s, x, model.Pass{}))                // [1, T, V]
-		logp := s.LogSoftmax(s.Narrow(logits, 1, 0, T-1), 2, torch.Float32) // [1, T-1, V]
-		next := s.View(s.Narrow(x, 1, 1, T-1), 1, T-1, 1)                   // [1, T-1, 1]
+		logits := m.Logits(s, m.Forward(s, x, model.Pass{})) // [1, T, V]
+		logp := s.LogSoftmax(logits, 2, torch.Float32)       // [1, T, V]
+		tgt := s.Int64(next, 1, T, 1)                        // [1, T, 1]
 		if m.Device != torch.CPU {
-			next = s.To(next, torch.Int64, m.Device)
+			tgt = s.To(tgt, torch.Int64, m.Device)
 		}
-		picked := s.Gather(logp, 2, next) // [1, T-1, 1]
-		best := s.Argmax(logp, 2, false)  // [1, T-1]
+		picked := s.Gather(logp, 2, tgt) // [1, T, 1]
+		best := s.Argmax(logp, 2, false) // [1, T]
 		if err := s.Err(); err != nil {
 			return err
 		}

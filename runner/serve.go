@@ -86,13 +86,10 @@ func (r *Runner) NewServer(o ServeOptions) (*Server, error) {
 	if ct != nil {
 		so.ChatTemplate = ct
 	}
-	r.mu.Lock()
-	m := r.model
-	r.mu.Unlock()
-	if m == nil {
-		return nil, fmt.Errorf("runner: closed")
+	if err := r.checkOpen(); err != nil {
+		return nil, err
 	}
-	return &Server{s: serve.New(r.do, r.tok, m.Config, so)}, nil
+	return &Server{s: serve.New(r.serveDo, r.tok, r.cfg, so)}, nil
 }
 
 // Serve listens on addr ("host:port") and serves the OpenAI API until ctx

@@ -21,7 +21,7 @@ func newDemo(t *testing.T) *Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.Close)
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

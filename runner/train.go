@@ -12,6 +12,7 @@ import (
 	"github.com/golamini/golamini/internal/lora"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/tokenizer"
+	"github.com/golamini/golamini/internal/torch"
 	"github.com/golamini/golamini/internal/train"
 )
 
@@ -97,9 +98,14 @@ func (r *Runner) Train() (TrainResult, error) {
 	return r.TrainContext(context.Background(), DefaultTrainConfig())
 }
 
-// TrainContext fine-tunes with cfg. Cancelling ctx stops at the next step,
-// saves a checkpoint and returns an error saying so; running again with the
-// same output_dir resumes.
+// TrainContext fine-tunes with cfg. Cancelling ctx (or closing the Runner)
+// stops at the next step, saves a checkpoint and returns an error saying
+// so; running again with the same output_dir resumes.
+//
+// Errors: ErrNoData, ErrBadData, ErrCancelled (ctx ended), ErrClosed,
+// ErrBadCheckpoint (resuming from a damaged checkpoint), ErrInternal (a
+// panic inside tensor work: the run stops there, and the Runner refuses
+// further calls, its weights being in an unknown state).
 func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult, error) {
 	trainRows, evalRows, err := r.tokenizedSplit(cfg.Data)
 	if err != nil {
@@ -122,7 +128,7 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 		return TrainResult{}, err
 	}
 	var res train.Result
-	err = r.do(func(m *model.Model) error {
+	err = r.do(ctx, func(ctx context.Context, m *model.Model) error {
 		tr := &train.Trainer{Args: cfg.Args, Model: m, Train: trainRows, Eval: evalRows, PadID: r.padID(),
 			ModelDir: r.dir, Log: r.log, Dist: group}
 		if cfg.LoRA != nil {
@@ -131,10 +137,21 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 		if progress != nil {
 			tr.Progress = progress
 		}
+		if trainHook != nil {
+			trainHook()
+		}
 		var err error
 		res, err = tr.Run(ctx)
 		return err
 	})
+	if errors.Is(err, torch.ErrPanic) {
+		// The panic may have struck between parameter and optimizer
+		// updates: nothing may use these weights again.
+		r.mu.Lock()
+		r.failed = err
+		r.mu.Unlock()
+		r.log.Error().Err(err).Msg("training stopped by a panic in tensor work; the runner's weights are unusable")
+	}
 	if group != nil {
 		if err == nil {
 			err = group.Barrier() // rank 0 has written the model: the store may go
@@ -166,6 +183,10 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 	return out, nil
 }
 
+// trainHook, when set (by tests), runs on the torch worker just before the
+// trainer: a way to make training fail as a libtorch panic would.
+var trainHook func()
+
 // padID is the pad token: the tokenizer's, else EOS (the course sets pad = eos).
 func (r *Runner) padID() int {
 	if id, ok := r.tok.PadID(); ok {
@@ -179,21 +200,21 @@ func (r *Runner) split(o DataOptions) (trainEx, evalEx []data.Example, err error
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.data.Len() == 0 {
-		return nil, nil, errors.New("runner: no data loaded (LoadDataFromJSONLines, LoadDataFromCSV or LoadData first)")
+		return nil, nil, fmt.Errorf("%w (LoadDataFromJSONLines, LoadDataFromCSV or LoadData first)", ErrNoData)
 	}
 	if o.EvalFraction <= 0 {
 		return append([]data.Example(nil), r.data.Examples()...), nil, nil
 	}
 	trainEx, evalEx, err = r.data.Split(o.EvalFraction, o.SplitSeed)
 	if err != nil {
-		return nil, nil, fmt.Errorf("runner: %w", err)
+		return nil, nil, classify(fmt.Errorf("runner: %w", err))
 	}
 	return trainEx, evalEx, nil
 }
 
 func (r *Runner) tokenizeOptions(o DataOptions) data.TokenizeOptions {
 	return data.TokenizeOptions{PromptTemplate: o.PromptTemplate, AppendEOS: o.AppendEOS, MaxLength: o.MaxLength,
-		ContextLength: r.model.Config.MaxPositionEmbeddings, TruncateLeft: !o.TruncateRight, AnswerOnlyLoss: o.AnswerOnlyLoss}
+		ContextLength: r.cfg.MaxPositionEmbeddings, TruncateLeft: !o.TruncateRight, AnswerOnlyLoss: o.AnswerOnlyLoss}
 }
 
 // tokenizedSplit splits and tokenizes the loaded data.
@@ -207,11 +228,11 @@ func (r *Runner) tokenizedSplit(o DataOptions) (trainRows, evalRows []data.Token
 	}
 	topts := r.tokenizeOptions(o)
 	if trainRows, err = data.Tokenize(trainEx, tokenizer.SpecialEncoder{Tokenizer: r.tok}, topts); err != nil {
-		return nil, nil, fmt.Errorf("runner: %w", err)
+		return nil, nil, classify(fmt.Errorf("runner: %w", err))
 	}
 	if len(evalEx) > 0 {
 		if evalRows, err = data.Tokenize(evalEx, tokenizer.SpecialEncoder{Tokenizer: r.tok}, topts); err != nil {
-			return nil, nil, fmt.Errorf("runner: %w", err)
+			return nil, nil, classify(fmt.Errorf("runner: %w", err))
 		}
 	}
 	return trainRows, evalRows, nil

@@ -152,7 +152,7 @@ func trainTokens(m *model.Model, batch, seq, steps int, out map[string]any) erro
 	a := train.DefaultArgs()
 	a.OutputDir, a.Optim, a.LearningRate, a.MaxSteps = dir, "adamw", 1e-4, total
 	a.PerDeviceTrainBatchSize, a.GradientAccumulationStep = batch, 1
-	a.Shuffle, a.GroupByLength, a.LoggingSteps, a.SaveStrategy = false, false, 1, "no"
+	a.Shuffle, a.GroupByLength, a.LoggingSteps, a.SaveStrategy = false, new(bool), 1, "no"
 	var stamps []time.Time
 	tr := &train.Trainer{Args: a, Model: m, Train: rows, PadID: 0, Log: zerolog.Nop(),
 		OnLog: func(e train.LogEntry) {

@@ -113,7 +113,7 @@ func run(name string, r, batch, seq, steps, warmup int, ckpt bool) error {
 	a := train.DefaultArgs()
 	a.OutputDir, a.Optim, a.LearningRate = dir, "adamw", 1e-4
 	a.PerDeviceTrainBatchSize, a.MaxSteps = batch, total
-	a.Shuffle, a.GroupByLength = false, false
+	a.Shuffle, a.GroupByLength = false, new(bool)
 	a.LoggingSteps, a.SaveStrategy = 1, "no"
 	a.GradientCheckpointing = ckpt
 	lc := lora.NewConfig(r, float64(2*r), 0, targets)

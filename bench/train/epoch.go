@@ -59,7 +59,7 @@ func runEpoch(o epochOptions) error {
 	}
 	defer os.RemoveAll(dir)
 	a := benchArgs(dir, o.batch, -1)
-	a.NumTrainEpochs, a.Shuffle, a.GroupByLength = 1, true, true
+	a.NumTrainEpochs, a.Shuffle, a.GroupByLength = 1, true, nil // nil: grouped, as shuffling
 	clock := &stepClock{}
 	var padded int
 	var wall, cpu float64

@@ -39,7 +39,7 @@ func benchArgs(dir string, batch, steps int) train.Args {
 	a := train.DefaultArgs()
 	a.OutputDir, a.Optim = dir, "adamw"
 	a.PerDeviceTrainBatchSize, a.MaxSteps = batch, steps
-	a.Shuffle, a.GroupByLength = false, false
+	a.Shuffle, a.GroupByLength = false, new(bool)
 	a.LoggingSteps, a.SaveStrategy = 1, "no"
 	return a
 }

@@ -20,7 +20,10 @@ func init() {
 }
 
 // runDownload implements `golamini download MODEL [--revision R] [--cache-dir D] [--offline]`.
-// It prints the snapshot directory on stdout (a local directory is printed as is).
+// It prints the snapshot directory on stdout. MODEL always means a hub id:
+// when a local directory has the same name, it says so and downloads anyway
+// (a folder named org/name in the working directory must not turn a download
+// into a silent no-op).
 func runDownload(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("download", stderr)
 	revision := fs.String("revision", "", "branch, tag or commit hash (default \"main\")")
@@ -30,7 +33,8 @@ func runDownload(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	quiet := fs.Bool("quiet", false, "log only warnings and errors")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: golamini download MODEL [flags]\n\n"+
-			"Finds MODEL (org/name on the HuggingFace hub) in the HuggingFace cache or downloads\n"+
+			"Finds MODEL (org/name on the HuggingFace hub, even where a local directory has that\n"+
+			"name) in the HuggingFace cache or downloads\n"+
 			"config, tokenizer files and weights into it, then prints the snapshot directory.\n"+
 			"HF_TOKEN authenticates for private and gated models.\n\nflags:")
 		fs.PrintDefaults()
@@ -74,7 +78,10 @@ func runDownload(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 	if *offline {
 		opts.Offline = true
 	}
-	dir, err := hub.Resolve(ctx, model, opts)
+	if hub.IsLocalDir(model) {
+		fmt.Fprintf(stderr, "note: %q is also a local directory; download fetches the hub model %s (give the directory itself to train, infer or score to use it)\n", model, model)
+	}
+	dir, err := hub.ResolveHub(ctx, model, opts)
 	if err != nil {
 		return err
 	}

@@ -107,11 +107,34 @@ func TestDownloadErrors(t *testing.T) {
 	}
 }
 
-func TestDownloadLocalDirPrintedAsIs(t *testing.T) {
+// A local directory that is no hub id is an error, not printed back.
+func TestDownloadLocalDirIsNotAHubID(t *testing.T) {
 	hubEnv(t)
 	dir := t.TempDir()
 	code, out, errOut := runCLI("download", dir)
-	if code != 0 || out != dir+"\n" {
+	if code == 0 || out != "" || !strings.Contains(errOut, "not a hub model id") || !strings.Contains(errOut, "also a local directory") {
 		t.Fatalf("exit %d, stdout %q\n%s", code, out, errOut)
+	}
+}
+
+// download always means the hub: a local folder named like the model id does
+// not turn it into a silent no-op.
+func TestDownloadIgnoresLocalDirectoryOfSameName(t *testing.T) {
+	_, commits := hubEnv(t)
+	cache := t.TempDir()
+	t.Chdir(t.TempDir())
+	if err := os.MkdirAll(hubtest.TinyRepo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI("download", hubtest.TinyRepo, "--cache-dir", cache)
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errOut)
+	}
+	want := filepath.Join(cache, "models--golamini-test--tiny-neox", "snapshots", commits[hubtest.TinyRepo])
+	if out != want+"\n" {
+		t.Errorf("stdout = %q, want the snapshot %q", out, want+"\n")
+	}
+	if !strings.Contains(errOut, "also a local directory") {
+		t.Errorf("no note about the local directory:\n%s", errOut)
 	}
 }

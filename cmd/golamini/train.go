@@ -110,8 +110,8 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	greater := fs.Bool("greater-is-better", false, "a larger metric is better (default false for losses)")
 	fs.IntVar(&a.EarlyStoppingPatience, "early-stopping-patience", 0, "stop after N evaluations without improvement (0 = off)")
 	fs.Uint64Var(&a.Seed, "seed", a.Seed, "seed for shuffling")
-	fs.BoolVar(&a.Shuffle, "shuffle", a.Shuffle, "shuffle rows each epoch (--shuffle=false keeps file order)")
-	fs.BoolVar(&a.GroupByLength, "group-by-length", a.GroupByLength, "batch rows of similar length (pads to each batch's longest row)")
+	fs.BoolVar(&a.Shuffle, "shuffle", a.Shuffle, "shuffle rows each epoch; --shuffle=false takes rows in file order (unless --group-by-length is given)")
+	groupByLength := fs.Bool("group-by-length", true, "batch rows of similar length together, so batches pad less (default: on when shuffling; given with --shuffle=false it sorts each megabatch of file order longest first; never reorders batches of one row)")
 	fs.BoolVar(&a.PadToMaxLength, "pad-to-max-length", a.PadToMaxLength, "pad every batch to the longest row of the data (the course's way)")
 	fs.StringVar(&a.ResumeFromCheckpoint, "resume-from-checkpoint", "", "resume from this checkpoint directory")
 	df := addDistFlags(fs)
@@ -130,8 +130,11 @@ func runTrain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		*quiet = true // rank 0 logs
 	}
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "greater-is-better" {
+		switch f.Name {
+		case "greater-is-better":
 			a.GreaterIsBetter = greater
+		case "group-by-length":
+			a.GroupByLength = groupByLength
 		}
 	})
 	if *modelDir == "" {

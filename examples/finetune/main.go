@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		a.PerDeviceTrainBatchSize, a.GradientAccumulationStep, a.WarmupSteps = 1, 4, 1
 		a.EvaluationStrategy, a.EvalSteps, a.SaveStrategy, a.SaveSteps = "steps", 120, "steps", 120
 		a.LoggingSteps, a.Optim, a.LoadBestModelAtEnd, a.SaveTotalLimit = 1, "adafactor", true, 1
-		a.GroupByLength, a.MaxGradNorm = false, 1.0
+		a.GroupByLength, a.MaxGradNorm = new(bool), 1.0 // new(bool): grouping off
 	} else { // a tiny model learns quickly with a large learning rate
 		a.LearningRate, a.NumTrainEpochs, a.PerDeviceTrainBatchSize = 3e-3, 12, 8
 		a.LRSchedulerType, a.WarmupSteps, a.WeightDecay = "cosine", 10, 0.01

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Format names returned by Checkpoint.Format.
@@ -40,10 +41,34 @@ type entry struct {
 	src  tensorSource
 }
 
+// ErrInvalid matches (errors.Is) every error about the weight files
+// themselves: missing, unreadable, truncated, corrupt or inconsistent
+// (a shard index naming absent tensors, a CRC-32 mismatch, a size that
+// does not fit the file).
+var ErrInvalid = errors.New("invalid or unreadable checkpoint")
+
+// invalidError marks err as ErrInvalid without changing its message.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string   { return e.err.Error() }
+func (e *invalidError) Unwrap() []error { return []error{e.err, ErrInvalid} }
+
+func invalid(err error) error {
+	if err == nil || errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return &invalidError{err}
+}
+
 // Checkpoint is an opened set of weight files: one file, or the shards of a
 // sharded checkpoint. Its methods may be called from several goroutines at
-// once, except Close.
+// once, Close included (it waits for reads in progress).
 type Checkpoint struct {
+	// mu is held for reading while tensor bytes are read from the mapped
+	// files (and for the whole of a ReadView callback), and for writing by
+	// Close, so the files are never unmapped under a reader.
+	mu sync.RWMutex
+
 	source   string // the directory or file it was opened from
 	format   string
 	files    []*mappedFile
@@ -56,7 +81,15 @@ type Checkpoint struct {
 // of these that exists: model.safetensors, model.safetensors.index.json
 // (with its shards), pytorch_model.bin, pytorch_model.bin.index.json (with
 // its shards). Only headers are read; tensor data is read on demand.
+//
+// Every error it returns matches ErrInvalid, and the os errors it wraps
+// (os.ErrNotExist, ...) still match through it.
 func Open(dir string) (*Checkpoint, error) {
+	c, err := open(dir)
+	return c, invalid(err)
+}
+
+func open(dir string) (*Checkpoint, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: model directory: %w", err)
@@ -95,12 +128,13 @@ func Open(dir string) (*Checkpoint, error) {
 
 // OpenFile opens one weight file: a .safetensors file, or a PyTorch .bin
 // (.pt, .pth) file written by torch.save (zip format, torch >= 1.6). The
-// format is recognised from the file's first bytes, not its name.
+// format is recognised from the file's first bytes, not its name. Its
+// errors match ErrInvalid.
 func OpenFile(path string) (*Checkpoint, error) {
 	c := &Checkpoint{source: path, entries: map[string]*entry{}}
 	if err := c.addFile(path, ""); err != nil {
 		c.Close()
-		return nil, err
+		return nil, invalid(err)
 	}
 	c.finish()
 	return c, nil
@@ -195,6 +229,8 @@ func (c *Checkpoint) finish() {
 
 // Tensors returns the description of every tensor, sorted by name.
 func (c *Checkpoint) Tensors() []TensorInfo {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := make([]TensorInfo, len(c.names))
 	for i, name := range c.names {
 		info := c.entries[name].info
@@ -206,6 +242,8 @@ func (c *Checkpoint) Tensors() []TensorInfo {
 
 // Info returns the description of the named tensor and whether it exists.
 func (c *Checkpoint) Info(name string) (TensorInfo, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, ok := c.entries[name]
 	if !ok {
 		return TensorInfo{}, false
@@ -233,6 +271,8 @@ func (c *Checkpoint) Metadata() map[string]string {
 
 // Files returns the paths of the weight files opened, in the order opened.
 func (c *Checkpoint) Files() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := make([]string, len(c.files))
 	for i, f := range c.files {
 		out[i] = f.path
@@ -255,6 +295,8 @@ func (c *Checkpoint) lookup(name string) (*entry, error) {
 // little-endian, in the stored dtype. The bytes are a fresh copy the caller
 // owns (a non-contiguous PyTorch view is gathered into row-major order).
 func (c *Checkpoint) ReadRaw(name string) (TensorInfo, []byte, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	info, data, aliased, err := c.view(name)
 	if err != nil {
 		return TensorInfo{}, nil, err
@@ -265,21 +307,26 @@ func (c *Checkpoint) ReadRaw(name string) (TensorInfo, []byte, error) {
 	return info, data, nil
 }
 
-// ReadView is ReadRaw without the copy where it can: the data is in the
-// host's byte order (little-endian hosts get the mapped file's bytes
-// themselves), so it may be handed to code that reads native numbers; it
-// stays valid only until Close and must not be modified. Loaders that
-// convert straight into their own memory use it.
-func (c *Checkpoint) ReadView(name string) (TensorInfo, []byte, error) {
+// ReadView is ReadRaw without the copy where it can: fn gets the tensor's
+// data in the host's byte order (little-endian hosts get the mapped file's
+// bytes themselves), so it may be handed to code that reads native numbers.
+// The bytes are valid only while fn runs and must not be modified or kept:
+// Close waits for running callbacks, so the mapping cannot go away under
+// them. Loaders that convert straight into their own memory use it.
+func (c *Checkpoint) ReadView(name string, fn func(info TensorInfo, data []byte) error) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	info, data, aliased, err := c.view(name)
-	if err != nil || hostLittleEndian {
-		return info, data, err
+	if err != nil {
+		return err
 	}
-	if aliased {
-		data = append([]byte(nil), data...)
+	if !hostLittleEndian {
+		if aliased {
+			data = append([]byte(nil), data...)
+		}
+		swapBytes(data, int(info.DType.Size()))
 	}
-	swapBytes(data, int(info.DType.Size()))
-	return info, data, nil
+	return fn(info, data)
 }
 
 // view returns the named tensor's description, its contiguous little-endian
@@ -291,10 +338,10 @@ func (c *Checkpoint) view(name string) (TensorInfo, []byte, bool, error) {
 	}
 	data, aliased, err := e.src.bytes()
 	if err != nil {
-		return TensorInfo{}, nil, false, fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, name, err)
+		return TensorInfo{}, nil, false, invalid(fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, name, err))
 	}
 	if want := e.info.NumElements() * e.info.DType.Size(); int64(len(data)) != want {
-		return TensorInfo{}, nil, false, fmt.Errorf("checkpoint: %s: tensor %q: %d bytes, its shape and dtype need %d", e.file, name, len(data), want)
+		return TensorInfo{}, nil, false, invalid(fmt.Errorf("checkpoint: %s: tensor %q: %d bytes, its shape and dtype need %d", e.file, name, len(data), want))
 	}
 	info := e.info
 	info.Shape = cloneShape(info.Shape)
@@ -313,6 +360,8 @@ func swapBytes(b []byte, size int) {
 // ReadFloat32 returns the named tensor converted to float32 (from F32, F16,
 // BF16 or F64), in row-major order. Only this tensor is read.
 func (c *Checkpoint) ReadFloat32(name string) ([]float32, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, err := c.lookup(name)
 	if err != nil {
 		return nil, err
@@ -328,6 +377,8 @@ func (c *Checkpoint) ReadFloat32(name string) ([]float32, error) {
 // have exactly the tensor's number of elements. It lets a loader reuse one
 // buffer for all tensors.
 func (c *Checkpoint) ReadFloat32Into(name string, dst []float32) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	e, err := c.lookup(name)
 	if err != nil {
 		return err
@@ -347,14 +398,17 @@ func (c *Checkpoint) readFloat32(e *entry, dst []float32) error {
 		err = DecodeFloat32(e.info.DType, data, dst)
 	}
 	if err != nil {
-		return fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, e.info.Name, err)
+		return invalid(fmt.Errorf("checkpoint: %s: tensor %q: %w", e.file, e.info.Name, err))
 	}
 	return nil
 }
 
-// Close unmaps the checkpoint's files. Slices returned earlier stay valid
-// (they are copies). Close must not run concurrently with reads.
+// Close unmaps the checkpoint's files, after waiting for reads and ReadView
+// callbacks in progress. Slices from ReadRaw and ReadFloat32 stay valid
+// (they are copies); later reads return an error.
 func (c *Checkpoint) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var errs []error
 	for _, f := range c.files {
 		if err := f.close(); err != nil {

@@ -9,7 +9,9 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // checkGolden compares every tensor of c with what the reference script
@@ -207,12 +209,14 @@ func TestReadViewMatchesReadRaw(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			info, view, err := c.ReadView(ti.Name)
+			err = c.ReadView(ti.Name, func(info TensorInfo, view []byte) error {
+				if hostLittleEndian && !reflect.DeepEqual(raw, view) || info.Name != ti.Name {
+					t.Errorf("%s/%s: ReadView differs from ReadRaw", dir, ti.Name)
+				}
+				return nil
+			})
 			if err != nil {
 				t.Fatal(err)
-			}
-			if hostLittleEndian && !reflect.DeepEqual(raw, view) || info.Name != ti.Name {
-				t.Errorf("%s/%s: ReadView differs from ReadRaw", dir, ti.Name)
 			}
 		}
 		c.Close()
@@ -221,5 +225,44 @@ func TestReadViewMatchesReadRaw(t *testing.T) {
 	swapBytes(b, 4)
 	if !reflect.DeepEqual(b, []byte{4, 3, 2, 1, 8, 7, 6, 5}) {
 		t.Errorf("swapBytes: %v", b)
+	}
+}
+
+// Close cannot unmap the file under a ReadView callback: it waits for the
+// callback to return, and reads after Close are errors, not SIGSEGVs.
+func TestReadViewCloseWaits(t *testing.T) {
+	c, err := Open(filepath.Join(goldenDir(t), "st_f32"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := c.Tensors()[0].Name
+	inside, closed := make(chan struct{}), make(chan struct{})
+	var sum int
+	go func() {
+		<-inside
+		c.Close()
+		close(closed)
+	}()
+	err = c.ReadView(name, func(_ TensorInfo, data []byte) error {
+		close(inside)
+		select {
+		case <-closed:
+			t.Error("Close returned while a ReadView callback held the data")
+		case <-time.After(50 * time.Millisecond):
+		}
+		for _, b := range data { // the mapping is still there
+			sum += int(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	if err := c.ReadView(name, func(TensorInfo, []byte) error { return nil }); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("ReadView after Close: %v", err)
+	}
+	if _, _, err := c.ReadRaw(name); err == nil {
+		t.Error("ReadRaw after Close: no error")
 	}
 }

@@ -93,11 +93,17 @@ func torchEntries(mf *mappedFile) ([]*entry, error) {
 			if f == nil {
 				return nil, fmt.Errorf("tensor %q: storage record %s is missing", nt.name, name)
 			}
-			want := uint64(st.numel) * uint64(st.dtype.Size())
-			if f.UncompressedSize64 != want {
+			want, err := checkedBytes(st.dtype, []int64{st.numel})
+			if err != nil {
+				return nil, fmt.Errorf("tensor %q: storage record %s: %w", nt.name, name, err)
+			}
+			if f.UncompressedSize64 != uint64(want) {
 				return nil, fmt.Errorf("tensor %q: storage record %s holds %d bytes, want %d (%d × %v)", nt.name, name, f.UncompressedSize64, want, st.numel, st.dtype)
 			}
-			rec = &storageRecord{f: f, file: b, size: int64(want)}
+			if err := recordFits(f, int64(len(b))); err != nil {
+				return nil, fmt.Errorf("tensor %q: %w", nt.name, err)
+			}
+			rec = &storageRecord{f: f, file: b, size: want}
 			records[st.key] = rec
 		}
 		src, err := newViewSource(rec, nt.t)
@@ -113,7 +119,39 @@ func torchEntries(mf *mappedFile) ([]*entry, error) {
 	return out, nil
 }
 
+// maxDeflateRatio bounds how much DEFLATE can expand its input (zlib's
+// documented limit is 1032:1: a 258-byte match costs at least two bits), so
+// a record claiming more than that many bytes per compressed byte cannot be
+// genuine.
+const maxDeflateRatio = 1032
+
+// recordFits checks a record's sizes from the zip directory against the
+// archive of fileSize bytes before anything is read or allocated: a stored
+// record lies whole inside the file, and a deflated one cannot inflate past
+// maxDeflateRatio times its compressed size. All arithmetic is in uint64 with
+// explicit bounds, so a size near 2^64 cannot wrap or turn negative.
+func recordFits(f *zip.File, fileSize int64) error {
+	if f.CompressedSize64 > uint64(fileSize) {
+		return fmt.Errorf("record %s: %d compressed bytes run past the end of the %d-byte file (truncated?)", f.Name, f.CompressedSize64, fileSize)
+	}
+	switch f.Method {
+	case zip.Store:
+		if f.UncompressedSize64 != f.CompressedSize64 {
+			return fmt.Errorf("record %s: stored record claims %d bytes but holds %d (corrupt?)", f.Name, f.UncompressedSize64, f.CompressedSize64)
+		}
+	case zip.Deflate:
+		if f.UncompressedSize64/maxDeflateRatio > f.CompressedSize64+1 {
+			return fmt.Errorf("record %s: claims %d bytes from %d compressed bytes, more than DEFLATE can produce (corrupt or a zip bomb)", f.Name, f.UncompressedSize64, f.CompressedSize64)
+		}
+	default:
+		return fmt.Errorf("record %s: unsupported zip compression method %d", f.Name, f.Method)
+	}
+	return nil
+}
+
 // readZipFile reads a small record whole; archive/zip checks its CRC-32.
+// Inflation stops one byte past the size the directory declares, so a stream
+// that holds more is an error, never a larger allocation.
 func readZipFile(f *zip.File, limit uint64) ([]byte, error) {
 	if f.UncompressedSize64 > limit {
 		return nil, fmt.Errorf("record %s is %d bytes, over the %d-byte limit", f.Name, f.UncompressedSize64, limit)
@@ -148,7 +186,7 @@ type storageRecord struct {
 
 func (r *storageRecord) bytes() (data []byte, aliased bool, err error) {
 	if r.f.Method != zip.Store {
-		data, err := readZipFile(r.f, math.MaxInt64)
+		data, err := readZipFile(r.f, uint64(r.size))
 		return data, false, err
 	}
 	r.once.Do(func() {
@@ -157,7 +195,7 @@ func (r *storageRecord) bytes() (data []byte, aliased bool, err error) {
 			r.err = fmt.Errorf("record %s: %w", r.f.Name, err)
 			return
 		}
-		if off < 0 || off > int64(len(r.file)) || r.size > int64(len(r.file))-off {
+		if off < 0 || r.size < 0 || off > int64(len(r.file)) || r.size > int64(len(r.file))-off {
 			r.err = fmt.Errorf("record %s: data runs past the end of the file (truncated?)", r.f.Name)
 			return
 		}

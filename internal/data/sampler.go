@@ -21,7 +21,8 @@ type SamplerOptions struct {
 	// length, longest first (ties keep their order), and the longest row
 	// of all is swapped to the front so a memory error shows up at once.
 	// Batches then pad far less. Without Shuffle the megabatches are cut
-	// from the rows' own order.
+	// from the rows' own order. With BatchSize 1 there is no padding to
+	// save and grouping leaves the order alone.
 	GroupByLength bool
 	// MegaBatchMult is the number of batches per megabatch; 0 means HF's
 	// default min(n/(4*BatchSize), 50), at least 1.
@@ -139,7 +140,7 @@ func (s *Sampler) EpochOrder(epoch int) []int {
 			order[i] = i
 		}
 	}
-	if s.opts.GroupByLength {
+	if s.opts.GroupByLength && s.opts.BatchSize > 1 {
 		s.groupByLength(order)
 	}
 	return order

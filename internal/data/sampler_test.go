@@ -223,3 +223,18 @@ func measurePadding(t *testing.T, what string, lengths []int, maxGrouped, minRan
 		}
 	}
 }
+
+// With one row per batch, grouping by length saves no padding and leaves
+// the order alone: file order without shuffling, the plain permutation with.
+func TestGroupByLengthKeepsOrderAtBatchSizeOne(t *testing.T) {
+	lengths := []int{3, 9, 1, 7, 7, 2, 12, 5}
+	for _, shuffle := range []bool{false, true} {
+		plain, _ := NewSampler(lengths, SamplerOptions{BatchSize: 1, Shuffle: shuffle, Seed: 5})
+		grouped, _ := NewSampler(lengths, SamplerOptions{BatchSize: 1, Shuffle: shuffle, Seed: 5, GroupByLength: true})
+		for e := 0; e < 3; e++ {
+			if got, want := grouped.EpochOrder(e), plain.EpochOrder(e); !reflect.DeepEqual(got, want) {
+				t.Errorf("shuffle=%v epoch %d: grouped order %v, want %v", shuffle, e, got, want)
+			}
+		}
+	}
+}

@@ -44,8 +44,8 @@ func residentBytes(t *testing.T) int64 {
 // cache, sampling with a repetition penalty, a left-padded batch of three
 // prompts, and decoding without a cache.
 //
-// Bound: 1 MiB. Measured growth here: 30–420 KiB (glibc arenas settling and
-// the Go runtime's own metadata, both up and down between runs; the C side
+// Bound: 1 MiB, well above the noise of glibc arenas settling and the Go
+// runtime's own metadata (both move up and down between runs; the C side
 // levels off after a few hundred calls). What it catches, over these 180
 // calls: one leaked 32-byte allocation per op ≈ 8 MiB; a leaked logits tensor
 // per token ≈ 14 MiB; a leaked KV cache per call ≈ 2.7 MiB. Finer, per-op

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/golamini/golamini/internal/hub/hubtest"
+	"github.com/golamini/golamini/internal/testutil"
 )
 
 // The tests below run Python's huggingface_hub (scripts/reference/hub_interop.py)
@@ -64,10 +65,10 @@ func refPython(t *testing.T) string {
 		}
 	}
 	if py == "" {
-		t.Skip("no reference Python venv with huggingface_hub: run `make test-python-env` or scripts/reference-venv, or set GOLAMINI_PYTHON")
+		testutil.Missing(t, "no reference Python venv with huggingface_hub: run `make test-python-env` or scripts/reference-venv, or set GOLAMINI_PYTHON")
 	}
 	if out, err := exec.Command(py, "-c", "import huggingface_hub, safetensors").CombinedOutput(); err != nil {
-		t.Skipf("%s cannot import huggingface_hub and safetensors (%v): %s", py, err, out)
+		testutil.Missing(t, "%s cannot import huggingface_hub and safetensors (%v): %s", py, err, out)
 	}
 	return py
 }

@@ -35,6 +35,12 @@ func Resolve(ctx context.Context, model string, opts Options) (string, error) {
 	if IsLocalDir(model) {
 		return model, nil
 	}
+	return ResolveHub(ctx, model, opts)
+}
+
+// ResolveHub is Resolve for a name that always means a hub model id, even
+// when a local directory of that name exists (golamini download).
+func ResolveHub(ctx context.Context, model string, opts Options) (string, error) {
 	if err := ValidateModelID(model); err != nil {
 		return "", fmt.Errorf("hub: %q is not an existing directory and not a hub model id: %w", model, err)
 	}

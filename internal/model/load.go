@@ -123,17 +123,20 @@ func fromCheckpoint(ctx context.Context, cfg Config, ck *checkpoint.Checkpoint, 
 			return nil, err
 		}
 		// The stored bytes straight into a float32 tensor, in one pass.
-		info, raw, err := ck.ReadView(w.name)
+		var t *torch.Tensor
+		err := ck.ReadView(w.name, func(info checkpoint.TensorInfo, raw []byte) error {
+			src, ok := torchFloatType(info.DType)
+			if !ok {
+				return fmt.Errorf("tensor %q has dtype %v, want a float type", w.name, info.DType)
+			}
+			var err error
+			if t, err = torch.Float32FromBytes(raw, src, w.shape...); err != nil {
+				return fmt.Errorf("tensor %q: %w", w.name, err)
+			}
+			return nil
+		})
 		if err != nil {
 			return nil, err
-		}
-		src, ok := torchFloatType(info.DType)
-		if !ok {
-			return nil, fmt.Errorf("tensor %q has dtype %v, want a float type", w.name, info.DType)
-		}
-		t, err := torch.Float32FromBytes(raw, src, w.shape...)
-		if err != nil {
-			return nil, fmt.Errorf("tensor %q: %w", w.name, err)
 		}
 		if opts.DType == torch.Float32 && opts.Device == torch.CPU {
 			return t, nil

@@ -1,12 +1,36 @@
 // Package testutil finds the repository's testdata and the shared data
-// folder (../shared beside the repository) for tests.
+// folder (../shared beside the repository) for tests, and decides what a
+// test does when something it needs is missing: skip on a developer's
+// machine, fail in CI.
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
+
+// CI reports whether the tests run in continuous integration: the CI
+// environment variable is true (as CI services set it: "true" or "1").
+func CI() bool {
+	v, err := strconv.ParseBool(os.Getenv("CI"))
+	return err == nil && v
+}
+
+// Missing reports that something a test needs is absent: the test skips
+// with the message, except in CI, where a test that make test is meant to
+// run must not pass by skipping: there it fails with the message.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if CI() {
+		t.Fatalf("CI=true and a test dependency is missing: %s", msg)
+		return
+	}
+	t.Skip(msg)
+}
 
 // RepoRoot returns the directory holding go.mod, walking up from the test's
 // working directory.
@@ -34,7 +58,8 @@ func Testdata(t testing.TB, elem ...string) string {
 }
 
 // Shared returns a path under the shared data folder ($GOLAMINI_SHARED, else
-// ../shared beside the repository) and skips the test when it is absent.
+// ../shared beside the repository); when it is absent the test skips, or
+// fails in CI (see Missing).
 func Shared(t testing.TB, elem ...string) string {
 	t.Helper()
 	base := os.Getenv("GOLAMINI_SHARED")
@@ -43,7 +68,7 @@ func Shared(t testing.TB, elem ...string) string {
 	}
 	p := filepath.Join(append([]string{base}, elem...)...)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data %s is absent (set GOLAMINI_SHARED or place shared/ beside the repository): %v", p, err)
+		Missing(t, "shared data %s is absent (set GOLAMINI_SHARED or place shared/ beside the repository): %v", p, err)
 	}
 	return p
 }

@@ -2,9 +2,17 @@
 // (argmax_screen.h; the Go side and the reasoning are in argmax_linear.go).
 #include "argmax_screen.h"
 
-#include <immintrin.h>
 #include <math.h>
 #include <stddef.h>
+
+// The SIMD kernels are x86-64 only (GCC/Clang intrinsics, picked at run
+// time with __builtin_cpu_supports); elsewhere (arm64) the portable C
+// kernel is the only one, and the compiler may vectorise it for the target.
+// GLM_PORTABLE forces that path on x86-64 too (scripts/check-portable).
+#if defined(__x86_64__) && !defined(GLM_PORTABLE)
+#define GLM_X86 1
+#include <immintrin.h>
+#endif
 
 // round_up_float returns the smallest float ≥ d.
 static float round_up_float(double d) {
@@ -75,6 +83,7 @@ static void dot4_default(const int8_t *xq, const uint8_t *xu, const int8_t *q, c
 	}
 }
 
+#if GLM_X86
 // AVX2: sign-extend both to int16 and multiply-add pairs into int32.
 __attribute__((target("avx2"))) static void dot4_avx2(const int8_t *xq, const uint8_t *xu, const int8_t *q,
                                                       const int32_t *qsum, int K, int32_t d[4]) {
@@ -113,6 +122,7 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void dot4_vnni(con
 	}
 	for (int j = 0; j < 4; j++) d[j] = _mm512_reduce_add_epi32(a[j]) - 128 * qsum[j];
 }
+#endif
 
 typedef void (*dot4_fn)(const int8_t *, const uint8_t *, const int8_t *, const int32_t *, int, int32_t *);
 
@@ -122,22 +132,33 @@ static dot4_fn chosen;
 static dot4_fn dot4(void) {
 	dot4_fn fn = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
 	if (!fn) {
+		fn = dot4_default;
+#if GLM_X86
 		__builtin_cpu_init();
 		if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) fn = dot4_vnni;
 		else if (__builtin_cpu_supports("avx2")) fn = dot4_avx2;
-		else fn = dot4_default;
+#endif
 		__atomic_store_n(&chosen, fn, __ATOMIC_RELAXED);
 	}
 	return fn;
 }
 
 int glm_screen_set_kernel(int k) {
-	__builtin_cpu_init();
 	dot4_fn fn = 0;
 	switch (k) {
 	case 1: fn = dot4_default; break;
-	case 2: if (__builtin_cpu_supports("avx2")) fn = dot4_avx2; else return 0; break;
-	case 3: if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) fn = dot4_vnni; else return 0; break;
+#if GLM_X86
+	case 2:
+		__builtin_cpu_init();
+		if (__builtin_cpu_supports("avx2")) fn = dot4_avx2; else return 0;
+		break;
+	case 3:
+		__builtin_cpu_init();
+		if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")) fn = dot4_vnni; else return 0;
+		break;
+#else
+	case 2: case 3: return 0;
+#endif
 	}
 	__atomic_store_n(&chosen, fn, __ATOMIC_RELAXED);
 	return 1;

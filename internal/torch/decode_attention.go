@@ -27,8 +27,8 @@ import (
 // Speed helper: it replaces the 25 small libtorch ops per layer of the
 // general path (views, index_select, mul, addcmul, selects, permutes, two
 // cache copies, two matmuls, softmax, reshape). On the data a weight product
-// has just evicted from the caches each of them cost 3–45 µs here, about
-// 1.6 ms per pythia-70m token; this runs the same arithmetic in C and BLAS
+// has just evicted from the caches their fixed costs add up to a large share
+// of a small model's token (bench/decode); this runs the same arithmetic in C and BLAS
 // (sgemv) on a few kilobytes. Use DecodeAttentionOK first; everything else
 // (prefill, padding masks, autograd, other dtypes, GPUs) takes the general
 // path.

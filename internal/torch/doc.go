@@ -2,10 +2,11 @@
 // low-level libtch bindings.
 //
 // Why not gotch's ts package: each ts operation allocates a 100 KB Go ballast,
-// formats a name, takes a global lock and registers a finalizer (25–37 µs per
-// op, ../shared/docs/DESIGN.md §5), and its Must* forms call log.Fatal. Here
-// an op is one cgo call plus an error check (1–2 µs), memory is freed
-// explicitly, and every failure is an error.
+// formats a name, takes a global lock and registers a finalizer (see
+// gotch's ts/tensor.go), which costs far more than the op itself for the
+// small tensors of decoding, and its Must* forms call log.Fatal. Here an op
+// is one cgo call plus an error check, memory is freed explicitly, and every
+// failure is an error.
 //
 // Ownership: every *Tensor returned by an op belongs to the Scope that made
 // it and is freed by Scope.Close unless the caller takes it with Scope.Keep,

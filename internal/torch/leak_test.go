@@ -63,7 +63,7 @@ func TestOpsDoNotLeak(t *testing.T) {
 			return err
 		}
 		defer SetNumThreads(threads)             //nolint:errcheck
-		if err := SetNumThreads(1); err != nil { // as in decoding (and 8× faster for exact GELU)
+		if err := SetNumThreads(1); err != nil { // as in decoding (exact GELU is slow with a thread team)
 			return err
 		}
 		k := NewScope()

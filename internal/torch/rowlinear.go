@@ -73,12 +73,11 @@ const RowLinearMaxRows = 16
 //
 // Why: decoding a token is a chain of matrix-vector products that only read
 // the weights (179 MB per token for pythia-70m), so its speed is memory
-// bandwidth, and one core does not reach all of it (a 103 MB product: 21 GB/s
-// on one core, 38–43 GB/s on two, here). libtorch's own threads (OpenMP,
-// static split, barriers) need every thread of the team on a core at the same
-// moment: on a machine whose cores other processes also use, one descheduled
-// thread stalls every product (measured here under load: 2 OpenMP threads
-// 3–7 tokens/s against 20–55 with 1, for golamini and HF transformers alike).
+// bandwidth, which one core alone does not saturate. libtorch's own threads
+// (OpenMP, static split, barriers) need every thread of the team on a core
+// at the same moment: on a machine whose cores other processes also use,
+// one descheduled thread stalls every product (bench/decode compares thread
+// counts).
 // Here whichever thread runs does the work: a helper that wakes late takes
 // fewer chunks, and a chunk a helper holds when the worker has finished the
 // rest is done by the worker too once it has waited about a chunk's time (the
@@ -98,8 +97,8 @@ func (s *Scope) RowLinear(x, w, b *Tensor) *Tensor {
 // each chunk of RowLinear's output while it is still in cache. Speed helper:
 // libtorch's exact GELU is one more op per layer and token, and the slowest
 // of the small ones on the data a product has just evicted from the caches
-// (measured: about 80 µs for 2,048 values after a 103 MB product against
-// 9 µs warm, both with 1 thread; 60–380 µs with libtorch's 2 threads).
+// (several times its cost on warm data, and worse with a thread team that
+// must wake up for it).
 // Inputs RowLinear does not take go to Gelu(Linear(…)).
 func (s *Scope) RowLinearGELU(x, w, b *Tensor) *Tensor {
 	if !s.ok("row_linear_gelu", x, w) {

@@ -200,3 +200,41 @@ func TestDoContext(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestChooseThreads(t *testing.T) {
+	cases := []struct {
+		cpus int
+		load float64
+		env  string
+		want int
+	}{
+		{8, 0, "", 8},
+		{8, 0.4, "", 8},
+		{8, 3.2, "", 5},
+		{2, 7.9, "", 1}, // every core busy: one thread, not a team that waits on descheduled members
+		{4, 0, "3", 3},  // the environment wins
+		{4, 0, "x", 4},  // ignored when not a positive integer
+		{4, -1, "0", 4}, // a nonsense load is ignored
+		{0, 0, "", 1},
+	}
+	for _, c := range cases {
+		got := ChooseThreads(c.cpus, c.load, "GOLAMINI_THREADS", c.env)
+		if got.Threads != c.want || got.Reason == "" {
+			t.Errorf("ChooseThreads(%d, %v, %q) = %+v, want %d", c.cpus, c.load, c.env, got, c.want)
+		}
+	}
+}
+
+func TestSetDefaultThreadsApplies(t *testing.T) {
+	c := SetDefaultThreads(1)
+	if c.Threads != 1 {
+		t.Fatalf("%+v", c)
+	}
+	var n int
+	if err := Do(context.Background(), func() (err error) { n, err = NumThreads(); return err }); err != nil || n != 1 {
+		t.Fatalf("NumThreads = %d, %v", n, err)
+	}
+	if again := SetDefaultThreads(0); again != c {
+		t.Errorf("a later default call changed the choice: %+v", again)
+	}
+}

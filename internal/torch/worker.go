@@ -12,7 +12,8 @@ import (
 // One goroutine, locked to its OS thread, runs all libtorch work of the
 // process. Grad mode, libtorch's last-error slot and the OpenMP team are
 // per-thread state; keeping every call on one thread keeps them coherent and
-// avoids building competing thread teams (3–4× slower GEMV when unpinned).
+// avoids building a competing OpenMP thread team for every goroutine's
+// thread, which would fight over the same cores.
 var (
 	workOnce sync.Once
 	workCh   chan func()

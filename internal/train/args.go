@@ -49,16 +49,24 @@ type Args struct {
 	GreaterIsBetter       *bool  `json:"greater_is_better"`       // default false for *loss metrics
 	EarlyStoppingPatience int    `json:"early_stopping_patience"` // evaluations without improvement before stopping; 0 = off
 
-	Seed                 uint64 `json:"seed"`                             // HF 42
-	Shuffle              bool   `json:"shuffle"`                          // HF always shuffles; false keeps file order (for reproducing curves)
-	GroupByLength        bool   `json:"group_by_length"`                  // HF false; ours true: batches pad to their longest row, similar lengths together
+	Seed    uint64 `json:"seed"`    // HF 42
+	Shuffle bool   `json:"shuffle"` // HF always shuffles; false takes rows in file order (reproducing curves) unless GroupByLength is set true
+	// GroupByLength batches rows of similar length together (HF's
+	// group_by_length; each batch pads to its own longest row, so grouping
+	// saves padding): nil, the default, means "when Shuffle is on". Shuffle
+	// on: grouped random order. Shuffle off, GroupByLength nil or false:
+	// exactly file order (reproduces a plain loop's curve row for row).
+	// Shuffle off, GroupByLength true: file order cut into megabatches,
+	// each sorted longest first. With one row per batch grouping saves
+	// nothing and never reorders.
+	GroupByLength        *bool  `json:"group_by_length"`
 	PadToMaxLength       bool   `json:"pad_to_max_length"`                // pad every batch to the data's max length (the course's way)
 	ResumeFromCheckpoint string `json:"resume_from_checkpoint,omitempty"` // a checkpoint dir, or "" = latest in OutputDir unless overwriting
 }
 
 // DefaultArgs returns HF's TrainingArguments defaults, with the
 // differences documented on the fields (logging every 10 steps,
-// length-grouped batches).
+// length-grouped batches when shuffling).
 func DefaultArgs() Args {
 	return Args{
 		OutputDir:                "golamini-output",
@@ -82,8 +90,15 @@ func DefaultArgs() Args {
 		MetricForBestModel:       "eval_loss",
 		Seed:                     42,
 		Shuffle:                  true,
-		GroupByLength:            true,
 	}
+}
+
+// GroupsByLength resolves GroupByLength: its value when set, else Shuffle.
+func (a *Args) GroupsByLength() bool {
+	if a.GroupByLength != nil {
+		return *a.GroupByLength
+	}
+	return a.Shuffle
 }
 
 // Validate reports arguments that cannot work, naming the field.

@@ -142,7 +142,7 @@ func TestLoRAResumeEqualsUninterrupted(t *testing.T) {
 	cfg := lora.NewConfig(4, 8, 0.1, nil) // PEFT's default targets: query_key_value
 	base := func(dir string) Args {
 		a := reproArgs(dir, "adamw", 1e-2, 2, 2, 6)
-		a.Shuffle, a.GroupByLength, a.LRSchedulerType, a.WarmupSteps, a.MaxGradNorm, a.WeightDecay = true, true, "linear", 2, 1.0, 0.01
+		a.Shuffle, a.GroupByLength, a.LRSchedulerType, a.WarmupSteps, a.MaxGradNorm, a.WeightDecay = true, new(true), "linear", 2, 1.0, 0.01
 		a.GradientCheckpointing = true
 		return a
 	}

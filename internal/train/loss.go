@@ -47,7 +47,8 @@ func scaledLossSum(s *torch.Scope, m *model.Model, b data.Batch, gradScale float
 // will bring), and skips rows whose label is −100 (padding). The value
 // and gradients are cross_entropy(h·embed_outᵀ, targets, reduction=sum)'s;
 // HF's loss path materialises the logits, their log-softmax and its
-// gradient, three passes of 412 MB each way (../shared/docs/DESIGN.md §8).
+// gradient: three [B·T, vocab] float32 tensors (for batch 4 × 512 and
+// Pythia's 50,304-token vocabulary, 412 MB each) written and read again.
 func headLoss(s *torch.Scope, m *model.Model, h, targets *torch.Tensor, B, T int64, gradScale float64) *torch.Tensor {
 	h = s.Narrow(h, 1, 0, T-1)                            // [B, T-1, H]
 	h = s.Reshape(h, B*(T-1), int64(m.Config.HiddenSize)) // [B·(T-1), H]

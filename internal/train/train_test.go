@@ -59,7 +59,7 @@ func reproArgs(dir, optim string, lr float64, bs, ga, steps int) Args {
 	a.OutputDir, a.Optim, a.LearningRate = dir, optim, lr
 	a.PerDeviceTrainBatchSize, a.GradientAccumulationStep, a.MaxSteps = bs, ga, steps
 	a.LRSchedulerType, a.MaxGradNorm, a.WeightDecay = "constant", 0, 0
-	a.Shuffle, a.GroupByLength = false, false
+	a.Shuffle, a.GroupByLength = false, new(bool)
 	a.LoggingSteps, a.SaveStrategy = 1, "no"
 	return a
 }
@@ -125,7 +125,7 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	rows := tokenized(g.Rows[:12])
 	base := func(dir string) Args {
 		a := reproArgs(dir, "adamw", 1e-3, 2, 2, 6)
-		a.Shuffle, a.GroupByLength, a.LRSchedulerType, a.WarmupSteps, a.MaxGradNorm, a.WeightDecay = true, true, "linear", 2, 1.0, 0.01
+		a.Shuffle, a.GroupByLength, a.LRSchedulerType, a.WarmupSteps, a.MaxGradNorm, a.WeightDecay = true, nil, "linear", 2, 1.0, 0.01
 		return a
 	}
 	full, _, err := trainLosses(t, base(t.TempDir()), rows, g.EOS)

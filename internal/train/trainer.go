@@ -121,7 +121,7 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 		r.padTo = maxLen
 	}
 	var err error
-	r.sampler, err = data.NewSampler(lengths, data.SamplerOptions{BatchSize: a.PerDeviceTrainBatchSize * r.world(), Shuffle: a.Shuffle, Seed: a.Seed, GroupByLength: a.GroupByLength})
+	r.sampler, err = data.NewSampler(lengths, data.SamplerOptions{BatchSize: a.PerDeviceTrainBatchSize * r.world(), Shuffle: a.Shuffle, Seed: a.Seed, GroupByLength: a.GroupsByLength()})
 	if err != nil {
 		return Result{}, fmt.Errorf("train: %w", err)
 	}

@@ -84,7 +84,7 @@ func run() error {
 		a.OutputDir, a.OverwriteOutputDir = out, true
 		a.LearningRate, a.MaxSteps, a.PerDeviceTrainBatchSize = 2e-3, 300, 16
 		a.LRSchedulerType, a.WarmupSteps, a.WeightDecay = "cosine", 20, 0.01
-		a.LoggingSteps, a.SaveStrategy, a.GroupByLength = 25, "no", false
+		a.LoggingSteps, a.SaveStrategy, a.GroupByLength = 25, "no", new(bool)
 		tr := &train.Trainer{Args: a, Model: m, Train: rows, PadID: eos, ModelDir: tokDir, Log: log}
 		if _, err := tr.Run(context.Background()); err != nil {
 			return err
