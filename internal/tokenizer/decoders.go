@@ -222,23 +222,7 @@ func parseDecoder(c *componentJSON, path string) ([]decoderStep, error) {
 		}
 		return []decoderStep{replaceDec{p, *c.Content}}, nil
 	case "Sequence":
-		var all []decoderStep
-		for i, raw := range c.Decoders {
-			p := fmt.Sprintf("%s.decoders[%d]", path, i)
-			sub, err := parseComponent(p, raw)
-			if err != nil {
-				return nil, err
-			}
-			if sub == nil {
-				return nil, fmt.Errorf("%s: null", p)
-			}
-			steps, err := parseDecoder(sub, p)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, steps...)
-		}
-		return all, nil
+		return parseSequence(path, "decoders", c.Decoders, parseDecoder)
 	default:
 		return nil, unsupported(path, c.Type)
 	}

@@ -153,3 +153,25 @@ func splitMerge(s string) (a, b string, ok bool) {
 	}
 	return a, b, true
 }
+
+// parseSequence parses the components of a Sequence (field names the JSON
+// list, for errors) and joins their steps in order.
+func parseSequence[T any](path, field string, raws []json.RawMessage, parse func(*componentJSON, string) ([]T, error)) ([]T, error) {
+	var all []T
+	for i, raw := range raws {
+		p := fmt.Sprintf("%s.%s[%d]", path, field, i)
+		c, err := parseComponent(p, raw)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			return nil, fmt.Errorf("%s: null", p)
+		}
+		steps, err := parse(c, p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, steps...)
+	}
+	return all, nil
+}

@@ -162,22 +162,7 @@ func parseNormalizer(c *componentJSON, path string) ([]normalizer, error) {
 	case "Strip":
 		return []normalizer{stripNorm{left: boolOr(c.StripLeft, true), right: boolOr(c.StripRight, true)}}, nil
 	case "Sequence":
-		var all []normalizer
-		for i, raw := range c.Normalizers {
-			sub, err := parseComponent(fmt.Sprintf("%s.normalizers[%d]", path, i), raw)
-			if err != nil {
-				return nil, err
-			}
-			if sub == nil {
-				return nil, fmt.Errorf("%s.normalizers[%d]: null", path, i)
-			}
-			f, err := parseNormalizer(sub, fmt.Sprintf("%s.normalizers[%d]", path, i))
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, f...)
-		}
-		return all, nil
+		return parseSequence(path, "normalizers", c.Normalizers, parseNormalizer)
 	default:
 		return nil, unsupported(path, c.Type)
 	}

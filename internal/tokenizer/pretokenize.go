@@ -309,23 +309,7 @@ func parsePreTokenizer(c *componentJSON, path string) ([]preStep, error) {
 	case "WhitespaceSplit":
 		return []preStep{whitespacePre{splitOnly: true}}, nil
 	case "Sequence":
-		var all []preStep
-		for i, raw := range c.Pretokenizers {
-			p := fmt.Sprintf("%s.pretokenizers[%d]", path, i)
-			sub, err := parseComponent(p, raw)
-			if err != nil {
-				return nil, err
-			}
-			if sub == nil {
-				return nil, fmt.Errorf("%s: null", p)
-			}
-			steps, err := parsePreTokenizer(sub, p)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, steps...)
-		}
-		return all, nil
+		return parseSequence(path, "pretokenizers", c.Pretokenizers, parsePreTokenizer)
 	default:
 		return nil, unsupported(path, c.Type)
 	}
