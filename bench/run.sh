@@ -19,8 +19,11 @@
 #   bench/run.sh              (from anywhere; `make bench`)
 #
 # Environment: BENCH_ROUNDS (decode/load rounds, default 3), BENCH_SKIP (space-
-# separated steps to skip: build test decode load others), GOLAMINI_CACHE.
-# Raw measurements are kept in bench/out/ (git-ignored).
+# separated steps to skip: build test decode load others), BENCH_OTHERS (space-
+# separated names of the other benchmarks to run, e.g. "families lora"; default
+# every bench/*/run.sh), GOLAMINI_CACHE. Sections of the previous RESULTS.md
+# that a partial run does not retake are kept, marked with the run that
+# measured them. Raw measurements are kept in bench/out/ (git-ignored).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -29,6 +32,14 @@ mkdir -p "$out"
 ROUNDS="${BENCH_ROUNDS:-3}"
 SKIP=" ${BENCH_SKIP:-} "
 skip() { [[ "$SKIP" == *" $1 "* ]]; }
+OTHERS=" ${BENCH_OTHERS:-} "
+wanted() { [[ "$OTHERS" == "  " || "$OTHERS" == *" $1 "* ]]; }
+# Outputs of an earlier run left in bench/out must not pass for this run's.
+skip build && rm -f "$out/build.json"
+skip test && rm -f "$out/test.json"
+skip decode && rm -f "$out/decode.jsonl" "$out/bandwidth.jsonl"
+skip load && rm -f "$out/load.jsonl" "$out/checkpoint.json"
+rm -rf "$out/others"
 log() { echo "bench: $*" >&2; }
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
@@ -37,8 +48,10 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 # ---- set-up ----
 eval "$(scripts/libtorch-env)"
 CACHE="${GOLAMINI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/golamini}"
-PY_OLD="$(scripts/reference-venv)"                                                     # torch 2.1.0 + transformers 4.44.2
-PY_NEW="$(scripts/reference-venv "$CACHE/venv-bench-hf-current" bench/requirements-hf-current.txt)" # torch 2.15.0 + transformers 5.24.0
+if ! skip decode || ! skip load; then # the reference venvs these two steps use (others set up their own)
+  PY_OLD="$(scripts/reference-venv)"                                                     # torch 2.1.0 + transformers 4.44.2
+  PY_NEW="$(scripts/reference-venv "$CACHE/venv-bench-hf-current" bench/requirements-hf-current.txt)" # torch 2.15.0 + transformers 5.24.0
+fi
 go build -o "$out/decode" ./bench/decode
 go build -o "$out/report" ./bench/report
 
@@ -120,6 +133,7 @@ if ! skip others; then
   for script in bench/*/run.sh; do
     name="$(basename "$(dirname "$script")")"
     [[ "$name" == "decode" ]] && continue
+    wanted "$name" || continue
     log "other benchmark: $script"
     rc=0
     "$script" > "$out/others/$name.txt" 2> "$out/others/$name.log" || rc=$?
@@ -128,5 +142,5 @@ if ! skip others; then
 fi
 
 sed -i "s/}\$/, \"load_end\": \"$(loadavg)\"}/" "$out/machine.json"
-"$out/report" -out bench/RESULTS.md "$out"
+"$out/report" -out bench/RESULTS.md -previous bench/RESULTS.md "$out"
 log "wrote bench/RESULTS.md"

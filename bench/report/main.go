@@ -2,7 +2,11 @@
 // bench/run.sh leaves in bench/out/ (JSON files, one measurement per line),
 // plus the other benchmarks' output and every bench/RESULTS-*.md.
 //
-//	go run ./bench/report -out bench/RESULTS.md bench/out
+//	go run ./bench/report -out bench/RESULTS.md [-previous bench/RESULTS.md] bench/out
+//
+// With -previous, the sections of the earlier file that this run did not
+// produce (steps skipped with BENCH_SKIP, benchmarks left out with
+// BENCH_OTHERS) are kept, each marked with the run that measured it.
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 
 func main() {
 	outPath := flag.String("out", "bench/RESULTS.md", "file to write")
+	previous := flag.String("previous", "", "an earlier RESULTS.md whose sections this run did not retake are carried over (marked so)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: report -out RESULTS.md OUTDIR")
@@ -33,7 +38,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
-	if err := os.WriteFile(*outPath, b.Bytes(), 0o644); err != nil {
+	doc := b.String()
+	if *previous != "" {
+		prev, err := os.ReadFile(*previous)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		doc = carryOver(doc, string(prev))
+	}
+	if err := os.WriteFile(*outPath, []byte(doc), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
