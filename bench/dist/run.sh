@@ -9,7 +9,8 @@
 #   2. step time of `golamini train` with 2 ranks × per-device batch B against
 #      one process with batch 2B (equal global batch), from trainer_state.json.
 #
-# Environment: DIST_NUMEL, DIST_ITERS, DIST_MODEL (default testdata/models/demo),
+# Environment: DIST_NUMEL, DIST_ITERS, DIST_MODEL (default a random pythia-70m-shaped
+# checkpoint written with the reference venv; testdata/models/demo without it),
 # DIST_STEPS, DIST_BATCH; PY (default the transformers-5 reference venv's python).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -17,7 +18,7 @@ cd "$root"
 eval "$(scripts/libtorch-env)"
 NUMEL="${DIST_NUMEL:-70426624}"
 ITERS="${DIST_ITERS:-5}"
-MODEL="${DIST_MODEL:-testdata/models/demo}"
+MODEL="${DIST_MODEL:-}"
 STEPS="${DIST_STEPS:-10}"
 B="${DIST_BATCH:-4}"
 PY="${PY:-${GOLAMINI_CACHE:-$HOME/.cache/golamini}/venv-ref5/bin/python}"
@@ -25,6 +26,20 @@ out="$root/bench/out/dist"
 mkdir -p "$out"
 go build -o "$out/allreduce" ./bench/dist
 go build -o "$out/golamini" ./cmd/golamini
+if [[ -z "$MODEL" ]]; then
+  # A pythia-70m-shaped checkpoint (random weights, the Pythia tokenizer), so
+  # the step time is a real model's, not start-up; kept under bench/out.
+  MODEL="$out/pythia-70m-random"
+  if [[ ! -f "$MODEL/tokenizer.json" ]]; then
+    tok="$root/../shared/data/pythia-tokenizer.json"
+    if [[ -x "$PY" && -f "$tok" ]]; then
+      "$PY" bench/decode/hf_decode.py write-checkpoint "$MODEL" > /dev/null
+      cp "$tok" "$MODEL/tokenizer.json"
+    else
+      MODEL="testdata/models/demo" # no reference venv or no ../shared: the tiny model, said below
+    fi
+  fi
+fi
 
 echo "## Data-parallel (bench/dist/run.sh)"
 echo
@@ -51,7 +66,8 @@ python3 - "$one" "$two" "$MODEL" "$STEPS" "$B" <<'PY'
 import sys
 one, two, model, steps, b = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 print(f"Step time, {model}, {steps} steps, global batch {2*b}: one process {1/one:.3f} s/step, "
-      f"2 ranks × batch {b} {1/two:.3f} s/step (ratio {one/two:.2f}; includes start-up).")
+      f"2 ranks × batch {b} {1/two:.3f} s/step: 2 ranks take {one/two:.2f}× the one-process step time "
+      f"(trainer_state's train_steps_per_second, so start-up is included).")
 PY
 echo
 echo "Bytes per step over the link: a ring all-reduce sends 2·(W−1)/W of the gradient per rank each optimizer step"
