@@ -56,8 +56,16 @@ test: setup test-python-env smollm2-gguf
 bench: setup build
 	@bench/run.sh
 
+# Golden writers, by the reference libraries they need (the other scripts under
+# scripts/reference are run by tests: interop checks, not goldens).
+GOLDENS_V4 := checkpoint_goldens data_goldens make_tokenizer model_goldens tokenizer_goldens train_goldens hub_interop
+GOLDENS_V5 := family_goldens tokenizer_pipeline_goldens chat_goldens gguf_goldens gguf_hf_goldens \
+              gguf_tokenizer_goldens gguf_smollm2_sums gguf_export_goldens lora_goldens
+
 goldens: setup
-	@PY="$$(scripts/reference-venv)" && for s in scripts/reference/*.py; do echo "== $$s"; "$$PY" "$$s" || exit 1; done
+	@PY="$$(scripts/reference-venv)" && for s in $(GOLDENS_V4); do echo "== $$s (torch 2.1, transformers 4.44)"; $(ENV) "$$PY" scripts/reference/$$s.py || exit 1; done
+	@PY="$$(scripts/reference-venv $${GOLAMINI_CACHE:-$$HOME/.cache/golamini}/venv-ref5 scripts/reference/requirements-v5.txt)" && \
+	  for s in $(GOLDENS_V5); do echo "== $$s (torch 2.15, transformers 5.24)"; $(ENV) "$$PY" scripts/reference/$$s.py || exit 1; done
 
 clean:
 	rm -rf bin
