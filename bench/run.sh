@@ -47,6 +47,10 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # ---- set-up ----
 eval "$(scripts/libtorch-env)"
+# golamini's default thread count is the usable CPUs minus the load average,
+# which on a busy machine would give golamini fewer threads than torch's
+# default gives the references; benchmarks compare both on every core.
+export GOLAMINI_THREADS="${GOLAMINI_THREADS:-$(nproc)}"
 CACHE="${GOLAMINI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/golamini}"
 if ! skip decode || ! skip load; then # the reference venvs these two steps use (others set up their own)
   PY_OLD="$(scripts/reference-venv)"                                                     # torch 2.1.0 + transformers 4.44.2
