@@ -57,19 +57,10 @@ func (r *Runner) chatRows(o DataOptions) (trainRows, evalRows []data.Tokenized, 
 	if len(convs) == 0 {
 		return nil, nil, true, errors.New("runner: no data loaded (LoadChatFromJSONLines, LoadDataFromJSONLines, LoadDataFromCSV or LoadData first)")
 	}
-	set, err := chat.Load(r.dir)
+	ct, err := r.chatTraining(o)
 	if err != nil {
-		return nil, nil, true, fmt.Errorf("runner: %w", err)
+		return nil, nil, true, err
 	}
-	t, err := set.Template("", false)
-	if err != nil {
-		return nil, nil, true, fmt.Errorf("runner: training in the chat format: %w", err)
-	}
-	eot := set.Special["eos_token"]
-	if eot == "" {
-		return nil, nil, true, fmt.Errorf("runner: %s names no eos_token to end assistant turns with", r.dir)
-	}
-	var enc data.OffsetEncoder = r.tok
 	var trainC, evalC []data.Conversation
 	if o.EvalFraction > 0 {
 		tr, te, err := data.Split(len(convs), o.EvalFraction, o.SplitSeed)
@@ -85,15 +76,62 @@ func (r *Runner) chatRows(o DataOptions) (trainRows, evalRows []data.Tokenized, 
 	} else {
 		trainC = convs
 	}
-	topts := data.ChatTokenizeOptions{EndOfTurn: eot, MaxLength: o.MaxLength, ContextLength: r.cfg.MaxPositionEmbeddings,
-		TruncateLeft: !o.TruncateRight}
-	if trainRows, err = data.TokenizeChat(trainC, t, enc, topts); err != nil {
-		return nil, nil, true, fmt.Errorf("runner: %w", err)
+	if trainRows, err = ct.tokenize(trainC); err != nil {
+		return nil, nil, true, err
 	}
 	if len(evalC) > 0 {
-		if evalRows, err = data.TokenizeChat(evalC, t, enc, topts); err != nil {
-			return nil, nil, true, fmt.Errorf("runner: %w", err)
+		if evalRows, err = ct.tokenize(evalC); err != nil {
+			return nil, nil, true, err
 		}
 	}
 	return trainRows, evalRows, true, nil
+}
+
+// chatFormat is what rendering conversations as training rows needs: the
+// model's default chat template, the end-of-turn token that closes each
+// learned assistant reply, and the length limits of o.
+type chatFormat struct {
+	r     *Runner
+	t     *chat.Template
+	eot   string
+	topts data.ChatTokenizeOptions
+}
+
+// chatTraining loads the model's chat format for training or evaluating
+// with data options o.
+func (r *Runner) chatTraining(o DataOptions) (*chatFormat, error) {
+	set, err := chat.Load(r.dir)
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	t, err := set.Template("", false)
+	if err != nil {
+		return nil, fmt.Errorf("runner: training in the chat format: %w", err)
+	}
+	eot := set.Special["eos_token"]
+	if eot == "" {
+		return nil, fmt.Errorf("runner: %s names no eos_token to end assistant turns with", r.dir)
+	}
+	return &chatFormat{r: r, t: t, eot: eot, topts: data.ChatTokenizeOptions{EndOfTurn: eot, MaxLength: o.MaxLength,
+		ContextLength: r.cfg.MaxPositionEmbeddings, TruncateLeft: !o.TruncateRight}}, nil
+}
+
+// tokenize renders and tokenizes convs, labels on the assistant turns only.
+func (c *chatFormat) tokenize(convs []data.Conversation) ([]data.Tokenized, error) {
+	var enc data.OffsetEncoder = c.r.tok
+	rows, err := data.TokenizeChat(convs, c.t, enc, c.topts)
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	return rows, nil
+}
+
+// prompt renders question as a user turn followed by the assistant's
+// generation prompt: the text an answer in the trained format continues.
+func (c *chatFormat) prompt(question string) (string, error) {
+	text, err := c.t.Render(chat.Input{Messages: []Message{{Role: "user", Content: question}}, AddGenerationPrompt: true})
+	if err != nil {
+		return "", fmt.Errorf("runner: %w", err)
+	}
+	return text, nil
 }

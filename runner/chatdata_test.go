@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/golamini/golamini/internal/data"
+	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/testutil"
+	"github.com/golamini/golamini/internal/train"
 )
 
 // TestTrainInChatFormat: conversations (LoadChatFromJSONLines) and pairs with
@@ -79,5 +82,57 @@ func TestTrainInChatFormat(t *testing.T) {
 	res, err := r.TrainContext(context.Background(), cfg)
 	if err != nil || res.Steps != 2 || math.IsNaN(res.TrainLoss) {
 		t.Fatalf("train: %+v %v", res, err)
+	}
+}
+
+// TestEvaluateInChatFormat: with DataOptions.ChatTemplate, Evaluate measures
+// the pairs in the chat format Train uses: its loss is the model's loss on
+// the held-out rows Train would hold out (rendered by the template, replies
+// learned), not on the plain concatenation, and its answers are generated
+// after the template's generation prompt.
+func TestEvaluateInChatFormat(t *testing.T) {
+	dir := demoWithTemplate(t, map[string]string{"chat_template.jinja": demoTemplate})
+	r, err := New(dir, WithDevice("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.LoadDataFromJSONLines(testutil.Testdata(t, "sdk_qa.jsonl"), "question", "answer"); err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultEvaluateOptions()
+	o.Data.ChatTemplate = true
+	o.MaxRows, o.Generate.MaxNewTokens = 1, 4
+	rep, err := r.EvaluateWith(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, heldOut, err := r.tokenizedSplit(o.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want float64
+	err = r.do(context.Background(), func(ctx context.Context, m *model.Model) error {
+		var err error
+		want, err = train.Evaluate(ctx, m, heldOut, r.padID(), 8)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.HeldOut != 13 || len(heldOut) != 13 || math.Abs(rep.Loss-want) > 1e-9 {
+		t.Errorf("chat-format evaluation: %d rows, loss %v; the held-out chat rows: %d, loss %v", rep.HeldOut, rep.Loss, len(heldOut), want)
+	}
+	plain := DefaultEvaluateOptions()
+	plain.MaxRows, plain.Generate.MaxNewTokens = 1, 4
+	pr, err := r.EvaluateWith(context.Background(), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Loss == rep.Loss {
+		t.Errorf("the chat-format and plain losses are both %v", pr.Loss)
+	}
+	if len(rep.Rows) != 1 || rep.Rows[0].Input != pr.Rows[0].Input {
+		t.Errorf("rows %+v vs %+v", rep.Rows, pr.Rows)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/golamini/golamini/internal/data"
@@ -76,8 +77,24 @@ func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalRepor
 	if o.TrainingRows {
 		evalEx = trainEx
 	}
-	evalRows, err := data.Tokenize(evalEx, tokenizer.SpecialEncoder{Tokenizer: r.tok}, r.tokenizeOptions(o.Data))
-	if err != nil {
+	// With Data.ChatTemplate the pairs are measured in the chat format they
+	// were trained in: the loss on the rendered turns, and answers generated
+	// after the template's generation prompt up to the end-of-turn token.
+	var cf *chatFormat
+	var evalRows []data.Tokenized
+	if o.Data.ChatTemplate {
+		if cf, err = r.chatTraining(o.Data); err != nil {
+			return EvalReport{}, err
+		}
+		if evalRows, err = cf.tokenize(data.ChatFromPairs(evalEx)); err != nil {
+			return EvalReport{}, err
+		}
+		stops, err := r.EndOfTurnIDs()
+		if err != nil {
+			return EvalReport{}, err
+		}
+		o.Generate.StopTokenIDs = append(slices.Clone(o.Generate.StopTokenIDs), stops...)
+	} else if evalRows, err = data.Tokenize(evalEx, tokenizer.SpecialEncoder{Tokenizer: r.tok}, r.tokenizeOptions(o.Data)); err != nil {
 		return EvalReport{}, classify(fmt.Errorf("runner: %w", err))
 	}
 	if o.EvalBatchSize < 1 {
@@ -99,19 +116,23 @@ func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalRepor
 	}
 	prompts := make([]string, n)
 	for i := range prompts {
-		prompts[i] = r.tokenizeOptions(o.Data).Prompt(evalEx[i].Input)
+		if cf == nil {
+			prompts[i] = r.tokenizeOptions(o.Data).Prompt(evalEx[i].Input)
+		} else if prompts[i], err = cf.prompt(evalEx[i].Input); err != nil {
+			return rep, err
+		}
 	}
 	var trained, base []string
 	err = r.do(ctx, func(ctx context.Context, m *model.Model) error {
 		var err error
-		trained, err = r.answers(ctx, m, prompts, o.Generate)
+		trained, err = r.answers(ctx, m, prompts, o.Generate, cf != nil)
 		return err
 	})
 	if err != nil {
 		return rep, err
 	}
 	if o.CompareBase {
-		if base, err = r.baseAnswers(ctx, prompts, o.Generate); err != nil {
+		if base, err = r.baseAnswers(ctx, prompts, o.Generate, cf != nil); err != nil {
 			return rep, err
 		}
 	}
@@ -138,11 +159,25 @@ func (r *Runner) EvaluateWith(ctx context.Context, o EvaluateOptions) (EvalRepor
 }
 
 // answers generates for each prompt one at a time with model m, through
-// the same path as Generate (truncation, options, stop strings).
-func (r *Runner) answers(ctx context.Context, m *model.Model, prompts []string, o GenerateOptions) ([]string, error) {
+// the same path as Generate (truncation, options, stop strings). Rendered
+// chat prompts (chat true) are encoded as they are, as
+// apply_chat_template(tokenize=True) does: the template wrote the special
+// tokens it wants.
+func (r *Runner) answers(ctx context.Context, m *model.Model, prompts []string, o GenerateOptions, chat bool) ([]string, error) {
+	maxIn, err := r.maxInput(o)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]string, len(prompts))
 	for i, p := range prompts {
-		g, err := r.generateWith(ctx, m, []string{p}, o, nil)
+		var g []Generation
+		var err error
+		if chat {
+			ids := tokenizer.Truncate(r.tok.Encode(p), maxIn, tokenizer.Left)
+			g, err = r.generateIDsWith(ctx, m, [][]int{ids}, o, nil)
+		} else {
+			g, err = r.generateWith(ctx, m, []string{p}, o, nil)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +188,7 @@ func (r *Runner) answers(ctx context.Context, m *model.Model, prompts []string, 
 
 // baseAnswers loads the base weights from the model directory beside the
 // trained ones for the time of the comparison.
-func (r *Runner) baseAnswers(ctx context.Context, prompts []string, o GenerateOptions) ([]string, error) {
+func (r *Runner) baseAnswers(ctx context.Context, prompts []string, o GenerateOptions, chat bool) ([]string, error) {
 	var out []string
 	err := r.do(ctx, func(ctx context.Context, _ *model.Model) error {
 		base, err := model.Load(ctx, r.dir, model.LoadOptions{Device: r.device, DType: r.dtype})
@@ -161,7 +196,7 @@ func (r *Runner) baseAnswers(ctx context.Context, prompts []string, o GenerateOp
 			return err
 		}
 		defer base.Free()
-		out, err = r.answers(ctx, base, prompts, o)
+		out, err = r.answers(ctx, base, prompts, o, chat)
 		return err
 	})
 	if err != nil {
