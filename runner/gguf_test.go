@@ -2,9 +2,11 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,21 +19,7 @@ import (
 // path and through a directory holding it, and asks it the question whose
 // greedy answer transformers gives on the same file.
 func TestNewFromRealGGUF(t *testing.T) {
-	path := os.Getenv("GOLAMINI_SMOLLM2_GGUF")
-	if path == "" {
-		cache := os.Getenv("GOLAMINI_CACHE")
-		if cache == "" {
-			base, _ := os.UserCacheDir()
-			cache = filepath.Join(base, "golamini")
-		}
-		path = filepath.Join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("the real SmolLM2 GGUF is absent (scripts/smollm2-gguf fetches it): %v", err)
-	}
+	path := realSmolLM2(t)
 	t.Setenv("GOLAMINI_CACHE", t.TempDir())
 	dir := t.TempDir()
 	if err := os.Symlink(path, filepath.Join(dir, "smollm2.gguf")); err != nil {
@@ -103,4 +91,120 @@ func TestExportGGUF(t *testing.T) {
 	if err := r.ExportGGUF(context.Background(), out, GGUFOptions{OutType: "q4_k"}); err == nil {
 		t.Error("out type q4_k accepted")
 	}
+}
+
+// TestChatFromRealGGUF: a runner loaded from the real SmolLM2 GGUF takes its
+// chat template and end-of-turn token from the file's metadata
+// (tokenizer.chat_template, tokenizer.ggml.eos_token_id): ChatPrompt renders
+// and encodes the smollm2 goldens (testdata/chat/goldens.json, made by
+// scripts/reference/chat_goldens.py with transformers' apply_chat_template;
+// the script checks that transformers' GGUF tokenizer carries the same
+// template), and Chat answers the question whose greedy answer transformers
+// gives on the same file, stopping at <|im_end|>.
+func TestChatFromRealGGUF(t *testing.T) {
+	path := realSmolLM2(t)
+	t.Setenv("GOLAMINI_CACHE", t.TempDir())
+	r, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "chat", "goldens.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		GGUF *struct {
+			SameTemplateAs string `json:"same_template_as"`
+		} `json:"gguf"`
+		Cases []struct {
+			Template            string                     `json:"template"`
+			Name                string                     `json:"name"`
+			Messages            []Message                  `json:"messages"`
+			AddGenerationPrompt bool                       `json:"add_generation_prompt"`
+			Vars                map[string]json.RawMessage `json:"vars"`
+			Text                string                     `json:"text"`
+			IDs                 []int                      `json:"ids"`
+		} `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	if g.GGUF == nil || g.GGUF.SameTemplateAs == "" {
+		t.Fatal("testdata/chat/goldens.json has no entry for the GGUF's template")
+	}
+	n := 0
+	for _, c := range g.Cases {
+		// ChatPrompt always asks for the generation prompt.
+		if c.Template != g.GGUF.SameTemplateAs || !c.AddGenerationPrompt {
+			continue
+		}
+		o := DefaultChatOptions()
+		if len(c.Vars) > 0 {
+			o.Vars = map[string]any{}
+			for k, raw := range c.Vars {
+				var v any
+				if err := json.Unmarshal(raw, &v); err != nil {
+					t.Fatal(err)
+				}
+				o.Vars[k] = v
+			}
+		}
+		text, err := r.ChatPrompt(c.Messages, o)
+		if err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+			continue
+		}
+		if text != c.Text {
+			t.Errorf("%s: rendered\n%q\nwant (apply_chat_template)\n%q", c.Name, text, c.Text)
+		}
+		if ids := r.tok.Encode(text); !reflect.DeepEqual(ids, c.IDs) {
+			t.Errorf("%s: ids %v, want %v", c.Name, ids, c.IDs)
+		}
+		n++
+	}
+	if n < 5 {
+		t.Errorf("only %d golden cases checked", n)
+	}
+
+	stops, err := r.EndOfTurnIDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imEnd := r.tok.Encode("<|im_end|>"); len(imEnd) != 1 || !slices.Contains(stops, imEnd[0]) {
+		t.Errorf("end-of-turn ids %v lack <|im_end|> %v", stops, imEnd)
+	}
+	o := DefaultChatOptions()
+	o.MaxNewTokens = 20
+	answer, err := r.Chat(context.Background(), []Message{{Role: "user", Content: "What is the capital of France?"}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if answer != "The capital of France is Paris." {
+		t.Errorf("Chat answered %q, transformers (greedy, same file) gives %q", answer, "The capital of France is Paris.")
+	}
+}
+
+// realSmolLM2 is the real SmolLM2-135M-Instruct GGUF that
+// scripts/smollm2-gguf fetches ($GOLAMINI_SMOLLM2_GGUF overrides); absent,
+// the test skips, except under CI=true, where make test has fetched it.
+func realSmolLM2(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv("GOLAMINI_SMOLLM2_GGUF")
+	if path == "" {
+		cache := os.Getenv("GOLAMINI_CACHE")
+		if cache == "" {
+			base, _ := os.UserCacheDir()
+			cache = filepath.Join(base, "golamini")
+		}
+		path = filepath.Join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
+	}
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skipf("the real SmolLM2 GGUF is absent (scripts/smollm2-gguf fetches it): %v", err)
+	}
+	return path
 }
