@@ -72,3 +72,25 @@ func TestRunBadFlag(t *testing.T) {
 		t.Fatal("an unknown flag was accepted")
 	}
 }
+
+// TestRunFallsBackOffline: without -model the program fetches the real
+// SmolLM2 with scripts/smollm2-gguf; where that is impossible (here: an
+// empty cache and no python to download with) it says why and trains the
+// tiny model kept in the repository instead.
+func TestRunFallsBackOffline(t *testing.T) {
+	t.Chdir(filepath.Join("..", ".."))
+	t.Setenv("GOLAMINI_CACHE", t.TempDir())
+	t.Setenv("PYTHON", filepath.Join(t.TempDir(), "no-python"))
+	var stdout, stderr bytes.Buffer
+	args := []string{"-output-dir", t.TempDir(), "-max-steps", "2", "-eval-rows", "1", "-max-new-tokens", "4", "-show", "1"}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	s := stdout.String()
+	for _, want := range []string{"the real SmolLM2-135M-Instruct is not available (scripts/smollm2-gguf: smollm2-gguf: python3 with pip is needed",
+		"falling back to the tiny model in testdata/models/demo", "model testdata/models/demo: ", "held-out loss: "} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+}
