@@ -114,8 +114,13 @@ func (r *Runner) TrainContext(ctx context.Context, cfg TrainConfig) (TrainResult
 	if len(evalRows) == 0 && cfg.Args.EvaluationStrategy != "no" && cfg.Args.EvaluationStrategy != "" {
 		return TrainResult{}, errors.New("runner: eval_strategy needs a held-out split (Data.EvalFraction > 0)")
 	}
-	r.log.Info().Int("train_rows", len(trainRows)).Int("eval_rows", len(evalRows)).Str("prompt_template", cfg.Data.PromptTemplate).
-		Bool("answer_only_loss", cfg.Data.AnswerOnlyLoss).Msg("tokenized data")
+	ev := r.log.Info().Int("train_rows", len(trainRows)).Int("eval_rows", len(evalRows))
+	if cfg.Data.ChatTemplate || r.ChatLen() > 0 { // PromptTemplate and AnswerOnlyLoss do not apply
+		ev = ev.Str("format", "chat template")
+	} else {
+		ev = ev.Str("prompt_template", cfg.Data.PromptTemplate).Bool("answer_only_loss", cfg.Data.AnswerOnlyLoss)
+	}
+	ev.Msg("tokenized data")
 	var progress *os.File
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		progress = os.Stderr
