@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/serve"
+	"github.com/golamini/golamini/internal/torch"
 )
 
 // ServeOptions configure Serve and NewServer.
@@ -57,13 +60,31 @@ func (s *Server) Close() { s.s.Close() }
 // NewServer makes the API handler. Requests share the model through a
 // continuous batch, so other calls on the runner (Infer, Train) wait for
 // its steps; training while serving changes the weights mid-request.
+//
+// The LoRA adapters loaded when NewServer is called (WithAdapter,
+// LoadAdapter) are served too: GET /v1/models lists each under its name
+// (with the base model as "parent"), a request whose "model" is an
+// adapter's name runs with that adapter, and one naming the base model
+// runs without any, whichever adapter is active on the runner. The batch
+// runs one adapter at a time (requests for another wait for the running
+// ones to finish, in arrival order). Unloading a served adapter fails the
+// requests that use it.
 func (r *Runner) NewServer(o ServeOptions) (*Server, error) {
 	so := serve.DefaultOptions()
 	so.ModelID = o.ModelName
 	if so.ModelID == "" {
 		so.ModelID = r.source
 	}
-	so.Aliases = []string{filepath.Base(r.source), filepath.Base(r.dir)}
+	so.Adapters = r.Adapters()
+	for _, a := range []string{filepath.Base(r.source), filepath.Base(r.dir)} {
+		if !slices.Contains(so.Adapters, a) {
+			so.Aliases = append(so.Aliases, a)
+		}
+	}
+	if slices.Contains(so.Adapters, so.ModelID) {
+		return nil, fmt.Errorf("runner: serve: adapter %q has the model's name; give the model another (ServeOptions.ModelName, serve --model-name)", so.ModelID)
+	}
+	so.Adapter = r.serveAdapter
 	so.APIKey = o.APIKey
 	if o.MaxConcurrent > 0 {
 		so.MaxConcurrent = o.MaxConcurrent
@@ -102,6 +123,21 @@ func (r *Runner) Serve(ctx context.Context, addr string, o ServeOptions) error {
 		return err
 	}
 	return s.s.Serve(ctx, addr)
+}
+
+// serveAdapter resolves a served adapter's name to its hook (on the torch
+// worker, for the serving engine).
+func (r *Runner) serveAdapter(name string) (func(s *torch.Scope, l *model.Linear, x, y *torch.Tensor) *torch.Tensor, error) {
+	if name == "" {
+		return nil, nil
+	}
+	r.mu.Lock()
+	a, ok := r.adapters[name]
+	r.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("runner: adapter %q is no longer loaded", name)
+	}
+	return a.Hook, nil
 }
 
 // noChatTemplate explains why /v1/chat/completions cannot prompt this

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/golamini/golamini/runner"
 )
@@ -29,6 +30,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
 	dtype := fs.String("dtype", "float32", "float32, float16 or bfloat16")
 	quiet := fs.Bool("quiet", false, "log warnings only")
+	var adapters stringList
+	fs.Var(&adapters, "adapter", "a PEFT LoRA adapter directory to serve too, under its directory's name (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -46,7 +49,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	r, err := runner.NewContext(ctx, dir, runner.WithDevice(*device), runner.WithDType(*dtype), runner.WithLogger(log))
+	opts := []runner.Option{runner.WithDevice(*device), runner.WithDType(*dtype), runner.WithLogger(log)}
+	for _, a := range adapters {
+		opts = append(opts, runner.WithAdapter(a))
+	}
+	r, err := runner.NewContext(ctx, dir, opts...)
 	if err != nil {
 		return err
 	}
@@ -56,4 +63,17 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		o.ModelName = *modelDir
 	}
 	return r.Serve(ctx, net.JoinHostPort(*host, strconv.Itoa(*port)), o)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	if v == "" {
+		return fmt.Errorf("empty value")
+	}
+	*l = append(*l, v)
+	return nil
 }

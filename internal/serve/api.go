@@ -142,6 +142,8 @@ type modelObject struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+	// Parent is the base model of a LoRA adapter (as vLLM lists adapters).
+	Parent *string `json:"parent,omitempty"`
 }
 
 type modelList struct {

@@ -13,6 +13,15 @@
 // Positions and a Mask; rows write the same column each step, so a row that
 // joins late has a gap of columns it must not see, and when the columns run
 // out the rows are compacted to the left.
+//
+// LoRA adapters: a request may name an adapter (Request.Adapter). The
+// model applies one adapter to a whole forward pass (model.LinearHook), so
+// the batch runs one adapter at a time: a waiting request joins only while
+// the running rows use its adapter (or none run), and requests keep their
+// arrival order, so a request for another adapter waits for the running
+// rows to finish and then the batch switches. Rows with different adapters
+// never share a step, and every row's cache was computed with its own
+// adapter.
 package serve
 
 import (
@@ -52,7 +61,16 @@ type EngineOptions struct {
 	// prompt does not stall the running streams.
 	PrefillChunk int
 	Logger       zerolog.Logger
+	// Adapter, when set, gives the linear hook (model.Model.LinearHook) of
+	// the named LoRA adapter ("" = the base model: nil), called on the torch
+	// worker before each step; the model's own hook is restored after the
+	// step. Nil leaves the model's hook as it is and every request must
+	// name no adapter.
+	Adapter AdapterFunc
 }
+
+// AdapterFunc resolves a LoRA adapter's name to the hook that applies it.
+type AdapterFunc func(name string) (func(s *torch.Scope, l *model.Linear, x, y *torch.Tensor) *torch.Tensor, error)
 
 // DefaultEngineOptions: 16 sequences, 64 waiting, 128-token prefill chunks.
 func DefaultEngineOptions() EngineOptions {
@@ -86,6 +104,7 @@ type Engine struct {
 	big     *model.Cache // MaxBatch rows
 	tmp     *model.Cache // one row, for prefill
 	pf      *Job         // being prefilled
+	adapter string       // the adapter of the rows and the prefill
 	threads int
 }
 
@@ -135,6 +154,9 @@ func (e *Engine) Submit(ctx context.Context, r *Request) (*Job, error) {
 	}
 	if r.TopP <= 0 || r.TopP > 1 {
 		r.TopP = 1
+	}
+	if r.Adapter != "" && e.o.Adapter == nil {
+		return nil, fmt.Errorf("serve: adapter %q: this engine serves no adapters", r.Adapter)
 	}
 	j := &Job{req: r, ctx: ctx, start: time.Now(), open: r.N, Events: make(chan Event, r.N*(r.MaxTokens+1)+2)}
 	e.mu.Lock()
@@ -255,6 +277,11 @@ func (j *Job) fail(err error) {
 // one token for every running row.
 func (e *Engine) step(m *model.Model) error {
 	defer torch.NoGrad()()
+	if e.o.Adapter != nil {
+		// Other calls on the model between steps see its own hook.
+		hook := m.LinearHook
+		defer func() { m.LinearHook = hook }()
+	}
 	if e.threads == 0 {
 		n, err := torch.NumThreads()
 		if err != nil {
@@ -371,8 +398,12 @@ func (e *Engine) prefill(m *model.Model) error {
 			if len(e.rows)+j.req.N > e.o.MaxBatch {
 				break
 			}
+			if len(e.rows) > 0 && j.req.Adapter != e.adapter {
+				break // the batch runs one adapter: wait for these rows to end
+			}
 			e.queue = e.queue[1:]
 			e.pf = j
+			e.adapter = j.req.Adapter
 			e.tmp.Len = 0
 			e.m.queueWait.Observe(time.Since(jobStart(j)).Seconds())
 		}
@@ -386,6 +417,9 @@ func (e *Engine) prefill(m *model.Model) error {
 	p := j.req.Prompt
 	T := min(e.o.PrefillChunk, len(p)-j.filled)
 	if err := e.setThreads(T); err != nil {
+		return err
+	}
+	if err := e.useAdapter(m); err != nil {
 		return err
 	}
 	s := torch.NewScope()
@@ -439,6 +473,19 @@ func (e *Engine) prefill(m *model.Model) error {
 	return nil
 }
 
+// useAdapter puts the adapter of the rows and the prefill on the model.
+func (e *Engine) useAdapter(m *model.Model) error {
+	if e.o.Adapter == nil {
+		return nil
+	}
+	hook, err := e.o.Adapter(e.adapter)
+	if err != nil {
+		return fmt.Errorf("serve: adapter %q: %w", e.adapter, err)
+	}
+	m.LinearHook = hook
+	return nil
+}
+
 // compact moves every row's columns to the left of the batch cache.
 func (e *Engine) compact() error {
 	var top int64
@@ -464,6 +511,9 @@ func (e *Engine) decode(m *model.Model) error {
 	}
 	n := len(e.rows)
 	if err := e.setThreads(n); err != nil {
+		return err
+	}
+	if err := e.useAdapter(m); err != nil {
 		return err
 	}
 	start := time.Now()

@@ -30,27 +30,51 @@ func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 	s.metrics.Write(w)
 }
 
-func (s *Server) modelObject() modelObject {
-	return modelObject{ID: s.o.ModelID, Object: "model", Created: s.created, OwnedBy: "golamini"}
+// modelObject describes the base model ("" ) or an adapter over it.
+func (s *Server) modelObject(adapter string) modelObject {
+	if adapter == "" {
+		return modelObject{ID: s.o.ModelID, Object: "model", Created: s.created, OwnedBy: "golamini"}
+	}
+	return modelObject{ID: adapter, Object: "model", Created: s.created, OwnedBy: "golamini", Parent: &s.o.ModelID}
 }
 
 func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	s.count(r, "/v1/models", http.StatusOK)
-	writeJSON(w, http.StatusOK, modelList{Object: "list", Data: []modelObject{s.modelObject()}})
+	list := modelList{Object: "list", Data: []modelObject{s.modelObject("")}}
+	for _, a := range s.o.Adapters {
+		list.Data = append(list.Data, s.modelObject(a))
+	}
+	writeJSON(w, http.StatusOK, list)
 }
 
 func (s *Server) handleModel(w http.ResponseWriter, r *http.Request) {
-	if !s.knownModel(r.PathValue("id")) {
+	adapter, ok := s.resolveModel(r.PathValue("id"))
+	if !ok {
 		s.count(r, "/v1/models/{id}", http.StatusNotFound)
-		writeError(w, &apiError{status: http.StatusNotFound, Message: fmt.Sprintf("The model %q does not exist; this server serves %q.", r.PathValue("id"), s.o.ModelID), Type: "invalid_request_error", Param: strp("model"), Code: strp("model_not_found")})
+		writeError(w, &apiError{status: http.StatusNotFound, Message: fmt.Sprintf("The model %q does not exist; this server serves %s.", r.PathValue("id"), s.servedModels()), Type: "invalid_request_error", Param: strp("model"), Code: strp("model_not_found")})
 		return
 	}
 	s.count(r, "/v1/models/{id}", http.StatusOK)
-	writeJSON(w, http.StatusOK, s.modelObject())
+	writeJSON(w, http.StatusOK, s.modelObject(adapter))
 }
 
-func (s *Server) knownModel(name string) bool {
-	return name == s.o.ModelID || slices.Contains(s.o.Aliases, name)
+// resolveModel maps a request's model name to the adapter it selects: ""
+// for the base model (its id or an alias), the adapter's name for one of
+// Options.Adapters; ok is false for any other name.
+func (s *Server) resolveModel(name string) (adapter string, ok bool) {
+	if slices.Contains(s.o.Adapters, name) {
+		return name, true
+	}
+	return "", name == s.o.ModelID || slices.Contains(s.o.Aliases, name)
+}
+
+// servedModels lists the names requests may give, for error messages.
+func (s *Server) servedModels() string {
+	names := fmt.Sprintf("%q", s.o.ModelID)
+	for _, a := range s.o.Adapters {
+		names += fmt.Sprintf(", %q", a)
+	}
+	return names
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -88,6 +112,8 @@ type plan struct {
 	stream  bool
 	usage   bool // stream_options.include_usage
 	logprob int  // top alternatives asked for; -1 none
+	model   string // the served model's id (the base's or the adapter's), echoed in responses
+	adapter string // the LoRA adapter it selects ("" = the base model)
 }
 
 // common validates the fields completions and chat share and fills the
@@ -96,8 +122,9 @@ func (s *Server) common(sp *sampling, prompts [][]int, promptParam string, defau
 	if sp.Model == "" {
 		return nil, badRequest("model", "missing_required_parameter", "you must provide a model parameter")
 	}
-	if !s.knownModel(sp.Model) {
-		return nil, badRequest("model", "model_not_found", "The model %q does not exist; this server serves %q.", sp.Model, s.o.ModelID)
+	adapter, ok := s.resolveModel(sp.Model)
+	if !ok {
+		return nil, badRequest("model", "model_not_found", "The model %q does not exist; this server serves %s.", sp.Model, s.servedModels())
 	}
 	for _, x := range []struct {
 		name string
@@ -110,7 +137,10 @@ func (s *Server) common(sp *sampling, prompts [][]int, promptParam string, defau
 	if len(sp.LogitBias) > 0 {
 		return nil, badRequest("logit_bias", "unsupported_parameter", "logit_bias is not supported by this server")
 	}
-	p := &plan{n: 1, stream: sp.Stream, logprob: logprobs}
+	p := &plan{n: 1, stream: sp.Stream, logprob: logprobs, model: s.o.ModelID, adapter: adapter}
+	if adapter != "" {
+		p.model = adapter
+	}
 	if sp.N != nil {
 		if *sp.N < 1 || *sp.N > s.o.MaxBatch {
 			return nil, badRequest("n", "invalid_value", "n must be between 1 and %d, got %d", s.o.MaxBatch, *sp.N)
@@ -206,7 +236,7 @@ func (s *Server) common(sp *sampling, prompts [][]int, promptParam string, defau
 				return nil, badRequest(maxParam, "invalid_value", "%s %d is too small for response_format: its shortest valid output takes up to %d tokens", maxParam, mt, need)
 			}
 		}
-		p.reqs = append(p.reqs, &Request{Prompt: ids, N: p.n, MaxTokens: mt, Temperature: temp, TopK: topK, TopP: topP,
+		p.reqs = append(p.reqs, &Request{Adapter: p.adapter, Prompt: ids, N: p.n, MaxTokens: mt, Temperature: temp, TopK: topK, TopP: topP,
 			Seed: seed, Stop: stops, IgnoreEOS: sp.IgnoreEOS, Logprobs: logprobs, Constraint: ix, CleanUp: !sp.Stream})
 	}
 	return p, nil
@@ -546,7 +576,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, ep string, p *plan,
 	}
 	s.count(r, ep, http.StatusOK)
 	if chat {
-		resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: s.o.ModelID, Usage: &usage}
+		resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: p.model, Usage: &usage}
 		for i := range states {
 			st := &states[i]
 			c := chatChoice{Index: i, Message: &chatMessageOut{Role: "assistant", Content: st.final}, FinishReason: st.reason}
@@ -558,7 +588,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, ep string, p *plan,
 		writeJSON(w, http.StatusOK, resp)
 		return
 	}
-	resp := completionResponse{ID: id, Object: "text_completion", Created: created, Model: s.o.ModelID, Usage: &usage}
+	resp := completionResponse{ID: id, Object: "text_completion", Created: created, Model: p.model, Usage: &usage}
 	for i := range states {
 		st := &states[i]
 		c := completionChoice{Index: i, FinishReason: st.reason}

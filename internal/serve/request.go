@@ -10,6 +10,9 @@ import (
 // Request is one generation for the engine: a tokenized prompt and how to
 // continue it.
 type Request struct {
+	// Adapter names the LoRA adapter the request runs with ("" = the base
+	// model); EngineOptions.Adapter resolves it.
+	Adapter   string
 	Prompt    []int
 	N         int // choices, each its own sequence in the batch (≥ 1)
 	MaxTokens int // per choice (≥ 1)

@@ -35,6 +35,14 @@ type Options struct {
 	// Aliases are other names accepted for the model (e.g. the path it was
 	// loaded from).
 	Aliases []string
+	// Adapters are the names of LoRA adapters served over the model: each
+	// is listed by /v1/models as a model of its own, and a request naming
+	// one runs with it (Request.Adapter); the base model's id runs without.
+	// EngineOptions.Adapter (Options.Adapter here) resolves the names.
+	Adapters []string
+	// Adapter resolves Adapters' names on the torch worker; see
+	// EngineOptions.Adapter.
+	Adapter AdapterFunc
 	// APIKey, when set, must come as "Authorization: Bearer KEY" on /v1/.
 	APIKey string
 	// MaxConcurrent is the most requests waiting to join the batch; past it
@@ -83,7 +91,7 @@ func New(do Do, tok *tokenizer.Tokenizer, cfg model.Config, o Options) *Server {
 		o.MaxConcurrent = 1
 	}
 	s := &Server{o: o, tok: tok, cfg: cfg, metrics: NewMetrics(), created: time.Now().Unix()}
-	eo := EngineOptions{MaxBatch: o.MaxBatch, MaxQueue: o.MaxConcurrent, PrefillChunk: o.PrefillChunk, Logger: o.Logger}
+	eo := EngineOptions{MaxBatch: o.MaxBatch, MaxQueue: o.MaxConcurrent, PrefillChunk: o.PrefillChunk, Logger: o.Logger, Adapter: o.Adapter}
 	s.engine = NewEngine(do, tok, cfg, eo, s.metrics)
 	s.mux = http.NewServeMux()
 	s.route("/v1/models", http.MethodGet, s.handleModels)

@@ -48,10 +48,10 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, jobs []*Job,
 	out := &sse{w: w, rc: http.NewResponseController(w)}
 	n := p.n
 	chatChunk := func(c chatChoice) chatResponse {
-		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: s.o.ModelID, Choices: []chatChoice{c}}
+		return chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: p.model, Choices: []chatChoice{c}}
 	}
 	textChunk := func(c completionChoice) completionResponse {
-		return completionResponse{ID: id, Object: "text_completion", Created: created, Model: s.o.ModelID, Choices: []completionChoice{c}}
+		return completionResponse{ID: id, Object: "text_completion", Created: created, Model: p.model, Choices: []completionChoice{c}}
 	}
 	if chat {
 		empty := ""
@@ -116,9 +116,9 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, jobs []*Job,
 	}
 	if p.usage {
 		if chat {
-			out.send(chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: s.o.ModelID, Choices: []chatChoice{}, Usage: &usage})
+			out.send(chatResponse{ID: id, Object: "chat.completion.chunk", Created: created, Model: p.model, Choices: []chatChoice{}, Usage: &usage})
 		} else {
-			out.send(completionResponse{ID: id, Object: "text_completion", Created: created, Model: s.o.ModelID, Choices: []completionChoice{}, Usage: &usage})
+			out.send(completionResponse{ID: id, Object: "text_completion", Created: created, Model: p.model, Choices: []completionChoice{}, Usage: &usage})
 		}
 	}
 	out.done()
