@@ -43,8 +43,14 @@ type LoRAConfig struct {
 	Alpha         float64  // lora_alpha: the update is scaled by Alpha/R (PEFT's default 8)
 	Dropout       float64  // lora_dropout on the adapter's input while training (PEFT's default 0)
 	TargetModules []string // module names to adapt; nil = PEFT's default for the family (query_key_value for GPT-NeoX)
-	UseRSLoRA     bool     // scale by Alpha/√R instead
-	Bias          string   // "none" (the only kind implemented, PEFT's default)
+	// ModulesToSave lists modules trained in full beside the adapter and
+	// saved with it (PEFT's modules_to_save): the output head, "lm_head"
+	// (or GPT-NeoX's "embed_out"). With tied embeddings the head's copy is
+	// trained and the input embedding stays as it is (PEFT's behaviour);
+	// merging unties them.
+	ModulesToSave []string
+	UseRSLoRA     bool   // scale by Alpha/√R instead
+	Bias          string // "none" (the only kind implemented, PEFT's default)
 	// Init is a PEFT adapter directory to continue training from; its
 	// adapter_config.json then defines the adapter (R, Alpha, targets) and
 	// only Dropout is taken from here.
@@ -58,6 +64,7 @@ func DefaultLoRAConfig() LoRAConfig { return LoRAConfig{R: 8, Alpha: 8, Bias: "n
 func (c *LoRAConfig) loraConfig(base string) *lora.Config {
 	lc := lora.NewConfig(c.R, c.Alpha, c.Dropout, c.TargetModules)
 	lc.UseRSLoRA = c.UseRSLoRA
+	lc.ModulesToSave = c.ModulesToSave
 	if c.Bias != "" {
 		lc.Bias = c.Bias
 	}
@@ -112,7 +119,7 @@ func (r *Runner) SetAdapter(name string) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if name == "" {
-			m.LinearHook = nil
+			lora.Detach(m)
 			r.active = ""
 			return nil
 		}

@@ -10,9 +10,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/golamini/golamini/internal/lora"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/serve"
-	"github.com/golamini/golamini/internal/torch"
 )
 
 // ServeOptions configure Serve and NewServer.
@@ -125,19 +125,21 @@ func (r *Runner) Serve(ctx context.Context, addr string, o ServeOptions) error {
 	return s.s.Serve(ctx, addr)
 }
 
-// serveAdapter resolves a served adapter's name to its hook (on the torch
-// worker, for the serving engine).
-func (r *Runner) serveAdapter(name string) (func(s *torch.Scope, l *model.Linear, x, y *torch.Tensor) *torch.Tensor, error) {
+// serveAdapter puts a served adapter ("" = none) on the model (on the
+// torch worker, for the serving engine).
+func (r *Runner) serveAdapter(m *model.Model, name string) error {
 	if name == "" {
-		return nil, nil
+		lora.Detach(m)
+		return nil
 	}
 	r.mu.Lock()
 	a, ok := r.adapters[name]
 	r.mu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("runner: adapter %q is no longer loaded", name)
+		return fmt.Errorf("runner: adapter %q is no longer loaded", name)
 	}
-	return a.Hook, nil
+	a.Attach(m)
+	return nil
 }
 
 // noChatTemplate explains why /v1/chat/completions cannot prompt this

@@ -19,6 +19,7 @@ type loraFlags struct {
 	r              int
 	alpha, dropout float64
 	targets, init  string
+	modulesToSave  string
 	rslora         bool
 }
 
@@ -29,6 +30,7 @@ func addLoRAFlags(fs *flag.FlagSet) *loraFlags {
 	fs.Float64Var(&l.alpha, "lora-alpha", def.Alpha, "LoRA alpha: the update is scaled by alpha/r")
 	fs.Float64Var(&l.dropout, "lora-dropout", def.Dropout, "dropout on the LoRA branch's input while training")
 	fs.StringVar(&l.targets, "lora-target-modules", "", "comma-separated module names to adapt (default: PEFT's for the family, query_key_value for GPT-NeoX)")
+	fs.StringVar(&l.modulesToSave, "lora-modules-to-save", "", "comma-separated modules trained in full and saved with the adapter (PEFT's modules_to_save; the output head: lm_head, or embed_out)")
 	fs.BoolVar(&l.rslora, "lora-use-rslora", false, "scale the update by alpha/sqrt(r) (rsLoRA)")
 	fs.StringVar(&l.init, "lora-init", "", "continue training this PEFT adapter directory (its adapter_config.json sets r, alpha and targets)")
 	return l
@@ -41,7 +43,7 @@ func (l *loraFlags) config() (*runner.LoRAConfig, error) {
 		return nil, fmt.Errorf("%w: --lora-r must be ≥ 0", errUsage)
 	}
 	if l.r == 0 && l.init == "" {
-		if l.targets != "" || l.rslora {
+		if l.targets != "" || l.rslora || l.modulesToSave != "" {
 			return nil, fmt.Errorf("%w: LoRA flags need --lora-r > 0 (or --lora-init)", errUsage)
 		}
 		return nil, nil
@@ -53,6 +55,11 @@ func (l *loraFlags) config() (*runner.LoRAConfig, error) {
 			if t = strings.TrimSpace(t); t != "" {
 				c.TargetModules = append(c.TargetModules, t)
 			}
+		}
+	}
+	for _, t := range strings.Split(l.modulesToSave, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.ModulesToSave = append(c.ModulesToSave, t)
 		}
 	}
 	return &c, nil

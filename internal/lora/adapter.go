@@ -24,6 +24,11 @@ type Adapter struct {
 	Name   string
 	Config Config
 	Layers []*Layer // in the model's module order
+	// Head is the adapter's own output head [V, H] in the model's dtype,
+	// trained in full (modules_to_save = ["lm_head"]); nil when the
+	// adapter leaves the head alone. Attached, the model computes its
+	// logits with it (model.Model.Head).
+	Head   *torch.Tensor
 	byPath map[string]*Layer
 	scale  float64
 
@@ -40,6 +45,9 @@ const (
 	ParamPrefix = "base_model.model."
 	suffixA     = ".lora_A.weight"
 	suffixB     = ".lora_B.weight"
+	// HeadParam is the saved head's tensor name: PEFT's state dict drops
+	// the wrapper's "modules_to_save.<adapter>." part.
+	HeadParam = ParamPrefix + HeadModule + ".weight"
 )
 
 // targets returns the model's projections cfg selects, an error naming the
@@ -145,7 +153,30 @@ func New(m *model.Model, cfg Config, name string, seed uint64) (*Adapter, error)
 		}
 		a.add(t.Path, A, B)
 	}
+	if cfg.savesHead() {
+		// PEFT's ModulesToSaveWrapper starts from a copy of the module. A
+		// tied head (EmbedOut is EmbedIn) is copied the same way: the copy
+		// is trained and the input embedding stays frozen, as PEFT does
+		// without ensure_weight_tying.
+		if a.Head, err = cloneHead(m); err != nil {
+			a.Free()
+			return nil, err
+		}
+		a.Config.ModulesToSave = []string{HeadModule}
+	}
 	return a, nil
+}
+
+// cloneHead copies m's output projection.
+func cloneHead(m *model.Model) (*torch.Tensor, error) {
+	s := torch.NewScope()
+	defer s.Close()
+	h := s.Zeros(m.EmbedOut.Shape(), m.EmbedOut.DType(), m.EmbedOut.Device())
+	s.Copy(h, m.EmbedOut)
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("lora: copy of the output head: %w", err)
+	}
+	return s.Keep(h), nil
 }
 
 func newAdapter(cfg Config, name string, seed uint64) *Adapter {
@@ -181,12 +212,16 @@ func onDevice(v []float32, dev torch.Device, shape ...int64) (*torch.Tensor, err
 func (a *Adapter) Scale() float64 { return a.scale }
 
 // Parameters lists lora_A and lora_B of every layer with PEFT's names
-// (base_model.model.<path>.lora_A.weight, …), in module order.
+// (base_model.model.<path>.lora_A.weight, …), in module order, then the
+// saved head (HeadParam) if any.
 func (a *Adapter) Parameters() []model.NamedTensor {
-	out := make([]model.NamedTensor, 0, 2*len(a.Layers))
+	out := make([]model.NamedTensor, 0, 2*len(a.Layers)+1)
 	for _, l := range a.Layers {
 		out = append(out, model.NamedTensor{Name: ParamPrefix + l.Path + suffixA, Tensor: l.A},
 			model.NamedTensor{Name: ParamPrefix + l.Path + suffixB, Tensor: l.B})
+	}
+	if a.Head != nil {
+		out = append(out, model.NamedTensor{Name: HeadParam, Tensor: a.Head})
 	}
 	return out
 }
@@ -196,6 +231,9 @@ func (a *Adapter) NumParameters() int64 {
 	var n int64
 	for _, l := range a.Layers {
 		n += l.A.Numel() + l.B.Numel()
+	}
+	if a.Head != nil {
+		n += a.Head.Numel()
 	}
 	return n
 }
@@ -257,9 +295,9 @@ func (a *Adapter) dropout(s *torch.Scope, x *torch.Tensor, l *Layer) *torch.Tens
 // SetSeed sets the seed of the dropout masks (the trainer's Args.Seed).
 func (a *Adapter) SetSeed(seed uint64) { a.dropoutSeed = seed }
 
-// Attach makes m run with the adapter (m.LinearHook = a.Hook), in place
-// of any other; Detach removes it.
-func (a *Adapter) Attach(m *model.Model) { m.LinearHook = a.Hook }
+// Attach makes m run with the adapter (m.LinearHook = a.Hook, m.Head =
+// a.Head), in place of any other; Detach removes it.
+func (a *Adapter) Attach(m *model.Model) { m.LinearHook, m.Head = a.Hook, a.Head }
 
 // Free releases the adapter's tensors.
 func (a *Adapter) Free() {
@@ -270,9 +308,14 @@ func (a *Adapter) Free() {
 		l.A.Free()
 		l.B.Free()
 	}
+	a.Head.Free()
+	a.Head = nil
 	a.Layers = nil
 	a.byPath = map[string]*Layer{}
 }
 
 // Detach makes m run without an adapter.
-func (a *Adapter) Detach(m *model.Model) { m.LinearHook = nil }
+func (a *Adapter) Detach(m *model.Model) { Detach(m) }
+
+// Detach makes m run without any adapter.
+func Detach(m *model.Model) { m.LinearHook, m.Head = nil, nil }

@@ -55,8 +55,10 @@ type Config struct {
 	Bias           string   `json:"bias"` // "none" only
 	UseRSLoRA      bool     `json:"use_rslora"`
 	FanInFanOut    bool     `json:"fan_in_fan_out"`
-	// ModulesToSave lists modules trained and saved whole; golamini does
-	// not implement it and refuses adapters that use it.
+	// ModulesToSave lists modules trained and saved whole beside the
+	// low-rank updates. golamini implements the output head: "lm_head"
+	// (every family's module name in transformers 5) or "embed_out"
+	// (GPT-NeoX's in transformers 4, written back as "lm_head").
 	ModulesToSave   []string `json:"modules_to_save"`
 	InitLoraWeights any      `json:"init_lora_weights"` // true = PEFT's default (A Kaiming-uniform, B zero)
 
@@ -186,8 +188,6 @@ func (c *Config) Validate() error {
 		return unsup("rank_pattern", c.RankPattern)
 	case len(c.AlphaPattern) > 0:
 		return unsup("alpha_pattern", c.AlphaPattern)
-	case len(c.ModulesToSave) > 0:
-		return unsup("modules_to_save", c.ModulesToSave)
 	case c.LayersToTransform != nil:
 		return unsup("layers_to_transform", c.LayersToTransform)
 	case c.LayerReplication != nil:
@@ -200,6 +200,11 @@ func (c *Config) Validate() error {
 		return unsup("exclude_modules", *c.ExcludeModules)
 	case len(c.TargetModules.Names) == 0 && c.TargetModules.Regexp == "":
 		return bad("target_modules", "[]", "names no module")
+	}
+	for _, n := range c.ModulesToSave {
+		if !IsHeadModule(n) {
+			return fmt.Errorf("lora: modules_to_save = %v: %q: %w (golamini saves only the output head whole: lm_head, or GPT-NeoX's embed_out)", c.ModulesToSave, n, ErrUnsupported)
+		}
 	}
 	if c.TargetModules.Regexp == "" {
 		for _, n := range c.TargetModules.Names {
@@ -227,3 +232,23 @@ func ReadConfig(dir string) (Config, error) {
 	}
 	return c, nil
 }
+
+// HeadModule is the output head's module name in adapter_config.json's
+// modules_to_save and in tensor names: transformers 5 names every family's
+// head lm_head (GPT-NeoX's too, whose checkpoints call it embed_out).
+const HeadModule = "lm_head"
+
+// IsHeadModule reports whether a modules_to_save entry names the output
+// head: lm_head, or embed_out (GPT-NeoX in transformers 4), alone or as
+// the end of a dotted path.
+func IsHeadModule(name string) bool {
+	for _, h := range []string{"lm_head", "embed_out"} {
+		if name == h || strings.HasSuffix(name, "."+h) {
+			return true
+		}
+	}
+	return false
+}
+
+// savesHead reports whether modules_to_save asks for the output head.
+func (c *Config) savesHead() bool { return len(c.ModulesToSave) > 0 }

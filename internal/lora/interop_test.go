@@ -38,17 +38,28 @@ func peftPython(t *testing.T) string {
 // and gives golamini's logits, merged and not.
 func TestAdapterLoadsInPEFT(t *testing.T) {
 	py := peftPython(t)
-	for _, c := range []struct{ model, targets string }{
-		{"testdata/models/tiny-seq", `.*\.(query_key_value|dense_h_to_4h)`},
-		{"testdata/lora/llama/model", `.*\.(q_proj|v_proj|o_proj|down_proj)`},
+	for _, c := range []struct {
+		model, targets string
+		head           bool
+	}{
+		{"testdata/models/tiny-seq", `.*\.(query_key_value|dense_h_to_4h)`, false},
+		{"testdata/lora/llama/model", `.*\.(q_proj|v_proj|o_proj|down_proj)`, false},
+		// modules_to_save: the head trained in full (both models tie it
+		// to the input embedding).
+		{"testdata/models/tiny-seq", `.*\.query_key_value`, true},
+		{"testdata/lora/llama/model", `.*\.q_proj`, true},
 	} {
-		t.Run(filepath.Base(filepath.Dir(c.model))+"/"+filepath.Base(c.model), func(t *testing.T) {
-			adapterInPEFT(t, py, c.model, c.targets)
+		name := filepath.Base(filepath.Dir(c.model)) + "/" + filepath.Base(c.model)
+		if c.head {
+			name += "/modules_to_save"
+		}
+		t.Run(name, func(t *testing.T) {
+			adapterInPEFT(t, py, c.model, c.targets, c.head)
 		})
 	}
 }
 
-func adapterInPEFT(t *testing.T, py, rel, targets string) {
+func adapterInPEFT(t *testing.T, py, rel, targets string, head bool) {
 	modelDir := filepath.Join(testutil.RepoRoot(t), rel)
 	dir := t.TempDir()
 	rows := [][]int{{414, 302, 355, 32, 535, 302, 259, 498}, {897, 661, 901, 290, 78, 279, 971, 639}}
@@ -59,6 +70,9 @@ func adapterInPEFT(t *testing.T, py, rel, targets string) {
 		cfg := NewConfig(8, 16, 0.05, nil)
 		cfg.TargetModules = Targets{Regexp: targets}
 		cfg.UseRSLoRA = true
+		if head {
+			cfg.ModulesToSave = []string{"embed_out"} // any name of the head; saved as lm_head
+		}
 		a, err := New(m, cfg, "", 11)
 		if err != nil {
 			return err
@@ -77,6 +91,25 @@ func adapterInPEFT(t *testing.T, py, rel, targets string) {
 			}
 			err = l.B.CopyFrom(b)
 			b.Free()
+			if err != nil {
+				return err
+			}
+		}
+		if a.Head != nil {
+			// A trained head: the base head plus noise.
+			v, err := a.Head.Float32s()
+			if err != nil {
+				return err
+			}
+			for i := range v {
+				v[i] += float32(rng.NormFloat64() * 0.05)
+			}
+			h, err := torch.FromFloat32(v, a.Head.Shape()...)
+			if err != nil {
+				return err
+			}
+			err = a.Head.CopyFrom(h)
+			h.Free()
 			if err != nil {
 				return err
 			}

@@ -31,7 +31,7 @@ func (a *Adapter) Save(dir string) error {
 	err := checkpoint.WriteSafetensorsFunc(filepath.Join(dir, WeightsFile), infos, map[string]string{"format": "pt"},
 		func(ti checkpoint.TensorInfo) ([]byte, error) {
 			t := byName[ti.Name]
-			if t.Device() != torch.CPU {
+			if t.Device() != torch.CPU || t.DType() != torch.Float32 {
 				s := torch.NewScope()
 				defer s.Close()
 				c := s.To(t, torch.Float32, torch.CPU)
@@ -89,6 +89,18 @@ func Load(dir string, m *model.Model, name string) (*Adapter, error) {
 		want[ParamPrefix+t.Path+suffixA] = []int64{r, shape[1]}
 		want[ParamPrefix+t.Path+suffixB] = []int64{shape[0], r}
 	}
+	head := ""
+	if cfg.savesHead() {
+		// transformers 4's PEFT saved GPT-NeoX's head under its module
+		// name embed_out.
+		head = HeadParam
+		if _, ok := ck.Info(HeadParam); !ok {
+			if _, ok := ck.Info(ParamPrefix + "embed_out.weight"); ok {
+				head = ParamPrefix + "embed_out.weight"
+			}
+		}
+		want[head] = m.EmbedOut.Shape()
+	}
 	var unknown []string
 	for _, ti := range ck.Tensors() {
 		shape, ok := want[ti.Name]
@@ -142,7 +154,34 @@ func Load(dir string, m *model.Model, name string) (*Adapter, error) {
 		}
 		a.add(t.Path, A, B)
 	}
+	if head != "" {
+		v, err := ck.ReadFloat32(head)
+		if err == nil {
+			a.Head, err = headTensor(v, m)
+		}
+		if err != nil {
+			a.Free()
+			return nil, fmt.Errorf("lora: %s: %s: %w", path, head, err)
+		}
+		a.Config.ModulesToSave = []string{HeadModule}
+	}
 	return a, nil
+}
+
+// headTensor makes a saved head [V, H] a tensor in m's dtype on m's device.
+func headTensor(v []float32, m *model.Model) (*torch.Tensor, error) {
+	t, err := torch.FromFloat32(v, m.EmbedOut.Shape()...)
+	if err != nil || (m.DType == torch.Float32 && m.Device == torch.CPU) {
+		return t, err
+	}
+	s := torch.NewScope()
+	defer s.Close()
+	s.Own(t)
+	c := s.To(t, m.DType, m.Device)
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	return s.Keep(c), nil
 }
 
 // CopyFrom overwrites the adapter's tensors with those of the adapter in
@@ -167,6 +206,14 @@ func (a *Adapter) CopyFrom(dir string, m *model.Model) error {
 		}
 		if err := l.B.CopyFrom(o.B); err != nil {
 			return fmt.Errorf("lora: %s: %w", l.Path, err)
+		}
+	}
+	if (src.Head == nil) != (a.Head == nil) {
+		return fmt.Errorf("lora: %s: %w: modules_to_save differs from this adapter's", dir, ErrMismatch)
+	}
+	if a.Head != nil {
+		if err := a.Head.CopyFrom(src.Head); err != nil {
+			return fmt.Errorf("lora: %s: %w", HeadModule, err)
 		}
 	}
 	return nil

@@ -7,9 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/golamini/golamini/internal/checkpoint"
 	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/testutil"
 	"github.com/golamini/golamini/internal/torch"
@@ -297,7 +299,8 @@ func TestMismatch(t *testing.T) {
 		{"fewer targets than tensors", withConfig(func(c map[string]any) { c["target_modules"] = []string{"query_key_value"} }), "testdata/models/tiny-seq", ErrMismatch, "attention.dense.lora_A.weight"},
 		{"other rank", withConfig(func(c map[string]any) { c["r"] = 8 }), "testdata/models/tiny-seq", ErrMismatch, "r = 8"},
 		{"dora", withConfig(func(c map[string]any) { c["use_dora"] = true }), "testdata/models/tiny-seq", ErrUnsupported, "use_dora"},
-		{"modules_to_save", withConfig(func(c map[string]any) { c["modules_to_save"] = []string{"lm_head"} }), "testdata/models/tiny-seq", ErrUnsupported, "modules_to_save"},
+		{"modules_to_save not the head", withConfig(func(c map[string]any) { c["modules_to_save"] = []string{"embed_in"} }), "testdata/models/tiny-seq", ErrUnsupported, "modules_to_save"},
+		{"modules_to_save without its tensor", withConfig(func(c map[string]any) { c["modules_to_save"] = []string{"lm_head"} }), "testdata/models/tiny-seq", ErrMismatch, "base_model.model.lm_head.weight"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -337,3 +340,108 @@ func TestTargetsRegexp(t *testing.T) {
 // loraFamilies are the testdata/lora/<family> golden sets the tests check
 // (scripts/reference/lora_goldens.py's MODELS).
 var loraFamilies = []string{"gpt-neox", "llama"}
+
+// readGoldensHead reads testdata/lora/<family>/goldens-head.json
+// (scripts/reference/lora_head_goldens.py).
+func readGoldensHead(t *testing.T, family string) goldens {
+	t.Helper()
+	b, err := os.ReadFile(testutil.Testdata(t, "lora", family, "goldens-head.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g goldens
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// An adapter saved by PEFT with modules_to_save ["lm_head"] gives PEFT's
+// logits, merged or not; the input embedding (tied to the head in both
+// test models) stays as it was, as in PEFT, and merging unties them. Saved
+// again by golamini, it holds PEFT's tensor names and loads back equal.
+func TestPEFTHeadAdapter(t *testing.T) {
+	for _, family := range loraFamilies {
+		t.Run(family, func(t *testing.T) {
+			g := readGoldensHead(t, family)
+			do(t, func() error {
+				m := loadBase(t, g.Model)
+				defer m.Free()
+				if m.EmbedOut != m.EmbedIn {
+					t.Fatal("the test model's head is not tied: the test expects tied embeddings")
+				}
+				embBefore, _ := m.EmbedIn.Float32s()
+				a, err := Load(testutil.Testdata(t, "lora", family, "adapter-head"), m, "")
+				if err != nil {
+					return err
+				}
+				defer a.Free()
+				if a.Head == nil || !slices.Equal(a.Config.ModulesToSave, []string{HeadModule}) {
+					t.Fatalf("head %v, modules_to_save %v", a.Head, a.Config.ModulesToSave)
+				}
+				a.Attach(m)
+				got := logits(t, m, g.ProbeRows, g.Pad)
+				compare(t, "adapter+head", got, g.Logits, 1e-4)
+
+				// Saved by us: PEFT's names, and it loads back the same.
+				dir := t.TempDir()
+				if err := a.Save(dir); err != nil {
+					return err
+				}
+				ck, err := checkpoint.OpenFile(filepath.Join(dir, WeightsFile))
+				if err != nil {
+					return err
+				}
+				_, hasHead := ck.Info("base_model.model.lm_head.weight")
+				ck.Close()
+				if !hasHead {
+					t.Error("saved adapter lacks base_model.model.lm_head.weight")
+				}
+				b, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+				if !strings.Contains(string(b), `"modules_to_save": [
+    "lm_head"
+  ]`) {
+					t.Errorf("adapter_config.json: %s", b)
+				}
+				a2, err := Load(dir, m, "again")
+				if err != nil {
+					return err
+				}
+				a2.Attach(m)
+				if d := maxDiff(got, logits(t, m, g.ProbeRows, g.Pad)); d != 0 {
+					t.Errorf("saved and loaded again: logits moved by %g", d)
+				}
+				a2.Free()
+
+				a.Attach(m)
+				if err := a.Merge(m); err != nil {
+					return err
+				}
+				if m.Head != nil || m.LinearHook != nil || m.EmbedOut == m.EmbedIn || m.Config.TieWordEmbeddings {
+					t.Error("Merge left the adapter attached or the head tied")
+				}
+				compare(t, "merged", logits(t, m, g.ProbeRows, g.Pad), g.Merged, 1e-4)
+				embAfter, _ := m.EmbedIn.Float32s()
+				if !slices.Equal(embBefore, embAfter) {
+					t.Error("the input embedding changed")
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// modules_to_save naming anything but the head is refused, naming it.
+func TestModulesToSaveOnlyHead(t *testing.T) {
+	cfg := NewConfig(4, 8, 0, []string{"q_proj"})
+	cfg.ModulesToSave = []string{"embed_tokens"}
+	if err := cfg.Validate(); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "embed_tokens") {
+		t.Errorf("modules_to_save embed_tokens: %v", err)
+	}
+	for _, ok := range []string{"lm_head", "embed_out", "base_model.model.lm_head"} {
+		cfg.ModulesToSave = []string{ok}
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("modules_to_save %s: %v", ok, err)
+		}
+	}
+}

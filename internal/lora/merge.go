@@ -37,6 +37,19 @@ func (a *Adapter) Merge(m *model.Model) error {
 			return fmt.Errorf("lora: merge %s: %w", l.Path, err)
 		}
 	}
+	if a.Head != nil {
+		// PEFT's merge_and_unload puts the trained copy in the head's
+		// place. A tied head is untied by it: the input embedding keeps
+		// its weights, and the config says so, so a saved model loads as
+		// it computes.
+		if m.EmbedOut == m.EmbedIn {
+			m.EmbedOut = a.Head
+			a.Head = nil
+			m.Config.TieWordEmbeddings = false
+		} else if err := m.EmbedOut.CopyFrom(a.Head); err != nil {
+			return fmt.Errorf("lora: merge %s: %w", HeadModule, err)
+		}
+	}
 	a.Detach(m)
 	return nil
 }

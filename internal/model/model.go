@@ -69,6 +69,10 @@ type Model struct {
 	// replaces y (LoRA adapters add their low-rank update here). The fused
 	// decode paths that would skip it are not taken while it is set.
 	LinearHook func(s *torch.Scope, l *Linear, x, y *torch.Tensor) *torch.Tensor
+	// Head, when set, replaces EmbedOut as the output projection [V, H] in
+	// the model's dtype: a LoRA adapter's own trained copy of the head
+	// (PEFT's modules_to_save). See OutputProjection.
+	Head *torch.Tensor
 
 	fam      *family
 	gelu     string        // libtorch gelu approximation (GPT-NeoX)
@@ -164,7 +168,16 @@ func (m *Model) Forward(s *torch.Scope, ids *torch.Tensor, p Pass) *torch.Tensor
 
 // Logits maps hidden states [B, T, H] to vocabulary scores [B, T, V].
 func (m *Model) Logits(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
-	return s.RowLinear(h, m.EmbedOut, nil)
+	return s.RowLinear(h, m.OutputProjection(), nil)
+}
+
+// OutputProjection is the head the model computes logits with: Head when
+// an adapter set one, else EmbedOut.
+func (m *Model) OutputProjection() *torch.Tensor {
+	if m.Head != nil {
+		return m.Head
+	}
+	return m.EmbedOut
 }
 
 // Greedy returns the id of the largest logit of every row of h [B, 1, H]
@@ -179,7 +192,7 @@ func (m *Model) Greedy(s *torch.Scope, h *torch.Tensor) *torch.Tensor {
 		return nil
 	}
 	B := h.Shape()[0]
-	if m.Device != torch.CPU || m.DType != torch.Float32 || B > torch.RowLinearMaxRows {
+	if m.Device != torch.CPU || m.DType != torch.Float32 || B > torch.RowLinearMaxRows || m.Head != nil {
 		return s.Argmax(s.View(m.Logits(s, h), B, -1), 1, false) // [B]
 	}
 	if m.argmaxIx == nil {

@@ -15,7 +15,7 @@
 // out the rows are compacted to the left.
 //
 // LoRA adapters: a request may name an adapter (Request.Adapter). The
-// model applies one adapter to a whole forward pass (model.LinearHook), so
+// model applies one adapter to a whole forward pass (LinearHook, Head), so
 // the batch runs one adapter at a time: a waiting request joins only while
 // the running rows use its adapter (or none run), and requests keep their
 // arrival order, so a request for another adapter waits for the running
@@ -61,16 +61,15 @@ type EngineOptions struct {
 	// prompt does not stall the running streams.
 	PrefillChunk int
 	Logger       zerolog.Logger
-	// Adapter, when set, gives the linear hook (model.Model.LinearHook) of
-	// the named LoRA adapter ("" = the base model: nil), called on the torch
-	// worker before each step; the model's own hook is restored after the
-	// step. Nil leaves the model's hook as it is and every request must
-	// name no adapter.
+	// Adapter, when set, puts the named LoRA adapter ("" = none) on the
+	// model (its LinearHook and Head), called on the torch worker before
+	// each step; the model's own adapter is restored after the step. Nil
+	// leaves the model as it is and every request must name no adapter.
 	Adapter AdapterFunc
 }
 
-// AdapterFunc resolves a LoRA adapter's name to the hook that applies it.
-type AdapterFunc func(name string) (func(s *torch.Scope, l *model.Linear, x, y *torch.Tensor) *torch.Tensor, error)
+// AdapterFunc puts a LoRA adapter, by name, on the model.
+type AdapterFunc func(m *model.Model, name string) error
 
 // DefaultEngineOptions: 16 sequences, 64 waiting, 128-token prefill chunks.
 func DefaultEngineOptions() EngineOptions {
@@ -279,8 +278,8 @@ func (e *Engine) step(m *model.Model) error {
 	defer torch.NoGrad()()
 	if e.o.Adapter != nil {
 		// Other calls on the model between steps see its own hook.
-		hook := m.LinearHook
-		defer func() { m.LinearHook = hook }()
+		hook, head := m.LinearHook, m.Head
+		defer func() { m.LinearHook, m.Head = hook, head }()
 	}
 	if e.threads == 0 {
 		n, err := torch.NumThreads()
@@ -478,11 +477,9 @@ func (e *Engine) useAdapter(m *model.Model) error {
 	if e.o.Adapter == nil {
 		return nil
 	}
-	hook, err := e.o.Adapter(e.adapter)
-	if err != nil {
+	if err := e.o.Adapter(m, e.adapter); err != nil {
 		return fmt.Errorf("serve: adapter %q: %w", e.adapter, err)
 	}
-	m.LinearHook = hook
 	return nil
 }
 

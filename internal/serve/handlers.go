@@ -110,8 +110,8 @@ type plan struct {
 	reqs    []*Request
 	n       int
 	stream  bool
-	usage   bool // stream_options.include_usage
-	logprob int  // top alternatives asked for; -1 none
+	usage   bool   // stream_options.include_usage
+	logprob int    // top alternatives asked for; -1 none
 	model   string // the served model's id (the base's or the adapter's), echoed in responses
 	adapter string // the LoRA adapter it selects ("" = the base model)
 }

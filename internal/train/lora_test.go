@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -63,6 +64,7 @@ func loraRun(t *testing.T, modelRel string, a Args, cfg *lora.Config, init strin
 			}}
 		before := m.Parameters()[3].Tensor
 		bv, _ := before.Float32s()
+		emb, _ := m.EmbedIn.Float32s() // tied to the head in the test models: a saved head is a copy
 		res, runErr = tr.Run(ctx)
 		if res.Adapter != nil {
 			if m.LinearHook == nil {
@@ -72,6 +74,9 @@ func loraRun(t *testing.T, modelRel string, a Args, cfg *lora.Config, init strin
 			res.Adapter.Free()
 		} else if m.LinearHook != nil {
 			t.Error("a failed run left its adapter attached")
+		}
+		if ev, _ := m.EmbedIn.Float32s(); !slices.Equal(emb, ev) {
+			t.Error("the frozen input embedding changed")
 		}
 		av, _ := before.Float32s()
 		for i := range av {
@@ -253,3 +258,45 @@ func TestLoRABFloat16Base(t *testing.T) {
 
 // loraFamilies: see internal/lora's test of the same name.
 var loraFamilies = []string{"gpt-neox", "llama"}
+
+// With modules_to_save (the head trained in full beside the adapters,
+// tied to the input embedding in both test models), 10 AdamW steps from
+// a PEFT-saved adapter give the plain PyTorch + PEFT loop's losses
+// (testdata/lora/<family>/goldens-head.json), and the input embedding
+// stays frozen.
+func TestLoRAHeadLossCurveMatchesPEFT(t *testing.T) {
+	for _, family := range loraFamilies {
+		t.Run(family, func(t *testing.T) {
+			b, err := os.ReadFile(testutil.Testdata(t, "lora", family, "goldens-head.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var g loraGoldens
+			if err := json.Unmarshal(b, &g); err != nil {
+				t.Fatal(err)
+			}
+			c := g.Cases[0]
+			out := t.TempDir()
+			a := reproArgs(out, c.Optim, c.LR, c.BatchSize, c.GradAccum, c.Steps)
+			losses, _, err := loraRun(t, g.Model, a, nil, testutil.Testdata(t, "lora", family, "adapter-head"), g.Rows, g.Pad, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(losses) != len(c.Losses) {
+				t.Fatalf("%d losses, want %d", len(losses), len(c.Losses))
+			}
+			for i := range losses {
+				if rel := math.Abs(losses[i]-c.Losses[i]) / math.Abs(c.Losses[i]); rel > 1e-4 {
+					t.Errorf("step %d: loss %.7f, PEFT %.7f (rel %.2g)", i+1, losses[i], c.Losses[i], rel)
+				}
+			}
+			cfg, err := lora.ReadConfig(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(cfg.ModulesToSave, []string{"lm_head"}) {
+				t.Errorf("output_dir's modules_to_save %v", cfg.ModulesToSave)
+			}
+		})
+	}
+}

@@ -55,7 +55,7 @@ func headLoss(s *torch.Scope, m *model.Model, h, targets *torch.Tensor, B, T int
 	if m.Device != torch.CPU {
 		targets = s.To(targets, torch.Int64, m.Device)
 	}
-	return s.LinearCrossEntropy(h, m.EmbedOut, targets, torch.CrossEntropyOptions{IgnoreIndex: data.IgnoreIndex, GradScale: gradScale})
+	return s.LinearCrossEntropy(h, m.OutputProjection(), targets, torch.CrossEntropyOptions{IgnoreIndex: data.IgnoreIndex, GradScale: gradScale})
 }
 
 // backward computes the batch's loss sum and accumulates the gradients of
