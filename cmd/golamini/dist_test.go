@@ -116,6 +116,31 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 		t.Fatalf("resume in one process: exit %d: %s", code, stderr)
 	}
 	compareRuns(t, one, resumed)
+
+	// Every rank wrote its own file into the checkpoint.
+	for rank := range 2 {
+		var st struct {
+			Rank        int `json:"rank"`
+			WorldSize   int `json:"world_size"`
+			ShardOffset int `json:"shard_offset"`
+		}
+		b, err := os.ReadFile(filepath.Join(two, "checkpoint-2", fmt.Sprintf("rng_state_%d.json", rank)))
+		if err != nil || json.Unmarshal(b, &st) != nil || st.Rank != rank || st.WorldSize != 2 || st.ShardOffset != 2*rank {
+			t.Errorf("rng_state_%d.json: %v: %s", rank, err, b)
+		}
+	}
+	// Resumed in one process with the per-device batch of the ranks and
+	// twice the accumulation (another world size, the same global batch):
+	// the same rows in each step, the same losses and weights.
+	resumed = t.TempDir()
+	if _, stderr, code := run(t, "", ddpArgs(t, resumed, 2, "--gradient-accumulation-steps", "4", "--resume-from-checkpoint", filepath.Join(two, "checkpoint-2"))...); code != 0 {
+		t.Fatalf("resume in one process with batch 2: exit %d: %s", code, stderr)
+	}
+	compareRuns(t, one, resumed)
+	// A global batch of other rows is refused.
+	if _, stderr, code := run(t, "", ddpArgs(t, t.TempDir(), 2, "--resume-from-checkpoint", filepath.Join(two, "checkpoint-2"))...); code == 0 || !strings.Contains(stderr, "took 8 rows") {
+		t.Errorf("resume with half the global batch: exit %d: %s", code, stderr)
+	}
 }
 
 // compareRuns checks that the runs in directories one and two logged the

@@ -114,9 +114,31 @@ func (s *Sampler) State() SamplerState {
 }
 
 // Restore moves the sampler to a saved position. The state must come from
-// a sampler with the same number of rows and the same options.
+// a sampler with the same number of rows and the same options, except that
+// the batch size may differ (a run resumed with another world size or
+// per-device batch): the position moves to the same row of the same epoch,
+// which must start a batch of this sampler. An epoch's row order does not
+// depend on the batch size, except through GroupByLength's megabatches of
+// MegaBatchMult batches: this sampler then takes the saved megabatches'
+// size in rows, which must be a whole number of its batches.
 func (s *Sampler) Restore(st SamplerState) error {
 	cur := s.State()
+	if st.BatchSize != cur.BatchSize && st.BatchSize > 0 && st.GroupByLength == cur.GroupByLength {
+		row := st.Batch * st.BatchSize
+		if row%cur.BatchSize != 0 {
+			return fmt.Errorf("data: sampler state at row %d of epoch %d (batches of %d) is not at a batch boundary of batches of %d", row, st.Epoch, st.BatchSize, cur.BatchSize)
+		}
+		if cur.GroupByLength {
+			rows := st.MegaBatchMult * st.BatchSize
+			if rows%cur.BatchSize != 0 {
+				return fmt.Errorf("data: sampler state groups rows by length in megabatches of %d rows, not a whole number of batches of %d", rows, cur.BatchSize)
+			}
+			s.opts.MegaBatchMult = rows / cur.BatchSize
+			s.ordered = -1
+		}
+		st.Batch, st.BatchSize, st.MegaBatchMult = row/cur.BatchSize, cur.BatchSize, s.opts.MegaBatchMult
+		cur = s.State()
+	}
 	cur.Epoch, cur.Batch = st.Epoch, st.Batch
 	if cur != st {
 		return fmt.Errorf("data: sampler state %+v does not fit this sampler (%+v): the data or batching options changed", st, cur)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 )
@@ -236,5 +237,45 @@ func TestGroupByLengthKeepsOrderAtBatchSizeOne(t *testing.T) {
 				t.Errorf("shuffle=%v epoch %d: grouped order %v, want %v", shuffle, e, got, want)
 			}
 		}
+	}
+}
+
+// A position saved with one batch size restores into another (a run
+// resumed with another world size) at the same row of the same epoch, and
+// the rows that follow are the same, with length grouping too; off a batch
+// boundary it is refused.
+func TestSamplerRestoreOtherBatchSize(t *testing.T) {
+	for _, group := range []bool{false, true} {
+		restoreOtherBatchSize(t, group)
+	}
+}
+
+func restoreOtherBatchSize(t *testing.T, group bool) {
+	o := SamplerOptions{BatchSize: 4, Shuffle: true, Seed: 3, GroupByLength: group}
+	s, _ := NewSampler(synthLengths(30), o)
+	for range 7 { // row 28 of epoch 0 (8 batches of 4)
+		s.Next()
+	}
+	st := s.State()
+	var want []int
+	for range 3 {
+		want = append(want, s.Next()...)
+	}
+	o.BatchSize = 2
+	small, _ := NewSampler(synthLengths(30), o) // by default, megabatches of another size
+	if err := small.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for len(got) < len(want) {
+		got = append(got, small.Next()...)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("group_by_length %v: rows after restoring with batches of 2: %v, want %v", group, got, want)
+	}
+	o.BatchSize = 8
+	big, _ := NewSampler(synthLengths(30), o)
+	if err := big.Restore(st); err == nil {
+		t.Error("a position off the batch boundary accepted") // row 28 of batches of 8
 	}
 }

@@ -45,8 +45,19 @@ func (r *run) resumeOrReset() (string, error) {
 		return "", fmt.Errorf("train: resume from %s: its schedule (%s, lr %g, %d steps) differs from this run's (%s, lr %g, %d steps)",
 			dir, p.Scheduler.Type, p.Scheduler.BaseLR, p.Scheduler.Total, a.LRSchedulerType, a.LearningRate, r.total)
 	}
+	if p.GradAccum > 0 && p.Sampler.BatchSize*p.GradAccum != r.sampler.State().BatchSize*r.a.GradientAccumulationStep {
+		return "", fmt.Errorf("train: resume from %s: its optimizer steps took %d rows (%d ranks × per-device batch %d × %d accumulation steps), this run's take %d (%d × %d × %d): change per_device_train_batch_size or gradient_accumulation_steps so they match",
+			dir, p.Sampler.BatchSize*p.GradAccum, p.WorldSize, p.Sampler.BatchSize/max(1, p.WorldSize), p.GradAccum,
+			r.sampler.State().BatchSize*r.a.GradientAccumulationStep, r.world(), r.a.PerDeviceTrainBatchSize, r.a.GradientAccumulationStep)
+	}
 	if err := r.sampler.Restore(p.Sampler); err != nil {
 		return "", fmt.Errorf("train: resume from %s: the data differs from the checkpoint's: %w", dir, err)
+	}
+	if st := r.sampler.State(); st.BatchSize != p.Sampler.BatchSize {
+		// Another world size or per-device batch: the same rows in
+		// micro-batches of another size.
+		p.MicroBatches = st.Epoch*r.perEpoch + st.Batch
+		p.Sampler = st
 	}
 	if err := readJSON(filepath.Join(dir, stateFile), &r.state); err != nil {
 		return "", fmt.Errorf("train: resume from %s: %w", dir, err)
@@ -58,6 +69,9 @@ func (r *run) resumeOrReset() (string, error) {
 		return "", fmt.Errorf("train: resume from %s: optimizer: %w", dir, err)
 	}
 	r.prog = p
+	if err := r.resumeRank(dir, p); err != nil {
+		return "", err
+	}
 	if r.state.BestModelCheckpoint != nil {
 		var bp progress
 		if readJSON(filepath.Join(*r.state.BestModelCheckpoint, progressFile), &bp) == nil {

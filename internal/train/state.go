@@ -65,6 +65,31 @@ type progress struct {
 	TokensSeen     int64             `json:"tokens_seen"`
 	BadEvals       int               `json:"bad_evals"`
 	ElapsedSeconds float64           `json:"elapsed_seconds"`
+	// WorldSize and GradAccum are the run's data-parallel ranks and
+	// gradient_accumulation_steps: a run resumed with another world size
+	// must take optimizer steps of the same rows (0 in older checkpoints).
+	WorldSize int `json:"world_size,omitempty"`
+	GradAccum int `json:"gradient_accumulation_steps,omitempty"`
+}
+
+// rankState is one data-parallel rank's part of a checkpoint
+// (rng_state_<rank>.json, as HF Trainer writes rng_state_<rank>.pth): the
+// random streams the rank draws from and its place in the data. Every
+// draw golamini makes in training is a pure function of the seed and a
+// counter (LoRA dropout masks of the seed, micro-batch key and layer; the
+// epochs' row orders of the seed and epoch), so the counters are the whole
+// state.
+type rankState struct {
+	Rank      int    `json:"rank"`
+	WorldSize int    `json:"world_size"`
+	Seed      uint64 `json:"seed"`
+	// DropoutKey is the key of the next micro-batch's dropout masks.
+	DropoutKey int `json:"dropout_key"`
+	// Sampler is the position of the next global micro-batch; the rank
+	// takes rows [ShardOffset, ShardOffset+ShardSize) of it.
+	Sampler     data.SamplerState `json:"sampler"`
+	ShardOffset int               `json:"shard_offset"`
+	ShardSize   int               `json:"shard_size"`
 }
 
 type schedulerState struct {

@@ -511,7 +511,7 @@ func (r *run) saveCheckpoint() (string, error) {
 		r.state.BestModelCheckpoint = &final
 	}
 	if !r.isMain() {
-		return final, nil // rank 0 writes it
+		return final, r.shareCheckpoint(final) // rank 0 writes it; this rank adds its own file
 	}
 	tmp, err := os.MkdirTemp(r.a.OutputDir, ".tmp-"+checkpointPrefix)
 	if err != nil {
@@ -531,6 +531,10 @@ func (r *run) saveCheckpoint() (string, error) {
 	r.prog.Optim = r.a.Optim
 	_, r.prog.OptimStep = r.opt.slots()
 	r.prog.ElapsedSeconds = time.Since(r.start).Seconds()
+	r.prog.WorldSize, r.prog.GradAccum = r.world(), r.a.GradientAccumulationStep
+	if err := r.writeRankState(tmp); err != nil {
+		return fail(err)
+	}
 	r.state.GlobalStep, r.state.Epoch = step, r.epoch()
 	for name, v := range map[string]any{progressFile: r.prog, stateFile: r.state, argsFile: r.a} {
 		if err := writeJSONAtomic(filepath.Join(tmp, name), v); err != nil {
@@ -544,6 +548,9 @@ func (r *run) saveCheckpoint() (string, error) {
 		return fail(err)
 	}
 	r.t.Log.Info().Int("step", step).Str("path", final).Msg("checkpoint saved")
+	if err := r.shareCheckpoint(final); err != nil {
+		return "", err
+	}
 	return final, r.rotate()
 }
 
