@@ -61,7 +61,7 @@ bench: setup build
 # scripts/reference are run by tests: interop checks, not goldens).
 GOLDENS_V4 := checkpoint_goldens data_goldens make_tokenizer model_goldens tokenizer_goldens train_goldens hub_interop
 GOLDENS_V5 := family_goldens tokenizer_pipeline_goldens chat_goldens gguf_goldens gguf_hf_goldens \
-              gguf_tokenizer_goldens gguf_smollm2_sums gguf_export_goldens lora_goldens
+              gguf_tokenizer_goldens gguf_smollm2_sums gguf_export_goldens lora_goldens lora_head_goldens
 
 goldens: setup
 	@PY="$$(scripts/reference-venv)" && for s in $(GOLDENS_V4); do echo "== $$s (torch 2.1, transformers 4.44)"; $(ENV) "$$PY" scripts/reference/$$s.py || exit 1; done
