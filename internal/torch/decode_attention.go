@@ -112,3 +112,122 @@ func DecodeAttentionOK(qkv, cos, sin *Tensor, rot int, kCache, vCache *Tensor, p
 	}
 	return true
 }
+
+// DecodeAttentionGrouped is DecodeAttention for the Llama-style families:
+// grouped-query attention of one new position per row over the KV cache,
+// from the concatenated projections to the merged heads, in one call:
+//
+//   - qkv [B, 1, (nh + 2·nkv)·hs] is the query, key and value projections
+//     side by side (RowLinearCat), each with its heads in order;
+//   - qNorm, kNorm [hs] (nil: none) are Qwen3's per-head RMSNorm weights,
+//     applied with eps before the rotary;
+//   - q and k are rotated with row past of the rotary tables cos, sin [P, hs]
+//     (the model's layout; rot 0: none);
+//   - k and v are written into the caches kCache, vCache [B, nkv, cap, hs]
+//     at position past;
+//   - the result is softmax(q·kᵀ·scale)·v over positions 0…past, query head
+//     h reading key/value head h/(nh/nkv), heads merged: [B, 1, nh·hs].
+//
+// Speed helper: it replaces the views, norms, two rotaries, permutes, two
+// cache copies and attention ops of the general path (about 15 small
+// libtorch ops per layer and token). Use DecodeAttentionGroupedOK first.
+func (s *Scope) DecodeAttentionGrouped(qkv, cos, sin *Tensor, rot int, qNorm, kNorm *Tensor, eps float64,
+	kCache, vCache *Tensor, past int64, scale float64) *Tensor {
+	if !s.ok("decode_attention_grouped", qkv, kCache, vCache) {
+		return nil
+	}
+	if !DecodeAttentionGroupedOK(qkv, cos, sin, rot, qNorm, kNorm, kCache, vCache, past) {
+		s.Failf("torch: decode_attention_grouped: inputs it does not take (check DecodeAttentionGroupedOK)")
+		return nil
+	}
+	cs := kCache.Shape()
+	B, nkv, capacity, hs := cs[0], cs[1], cs[2], cs[3]
+	nh := qkv.Shape()[2]/hs - 2*nkv
+	outShape := []int64{B, 1, nh * hs}
+	var out lib.Ctensor
+	lib.AtgEmpty(&out, outShape, len(outShape), int32(Float32), int32(CPU))
+	y := s.wrap("decode_attention_grouped", out)
+	if y == nil {
+		return nil
+	}
+	var cp, sp, qn, kn *C.float
+	if rot > 0 {
+		cp, sp = (*C.float)(lib.AtDataPtr(cos.c)), (*C.float)(lib.AtDataPtr(sin.c))
+	}
+	if qNorm != nil {
+		qn, kn = (*C.float)(lib.AtDataPtr(qNorm.c)), (*C.float)(lib.AtDataPtr(kNorm.c))
+	}
+	prev := C.glm_blas_sequential(1, 0)
+	rc := C.glm_decode_attention_grouped((*C.float)(lib.AtDataPtr(qkv.c)), cp, sp, C.int(rot), qn, kn, C.float(eps),
+		(*C.float)(lib.AtDataPtr(kCache.c)), (*C.float)(lib.AtDataPtr(vCache.c)), (*C.float)(lib.AtDataPtr(y.c)),
+		C.int(B), C.int(nh), C.int(nkv), C.int(hs), C.int64_t(capacity), C.int64_t(past), C.float(scale))
+	C.glm_blas_sequential(0, prev)
+	runtime.KeepAlive(qkv)
+	runtime.KeepAlive(cos)
+	runtime.KeepAlive(sin)
+	runtime.KeepAlive(qNorm)
+	runtime.KeepAlive(kNorm)
+	runtime.KeepAlive(kCache)
+	runtime.KeepAlive(vCache)
+	if rc != 0 {
+		s.Failf("torch: decode_attention_grouped: out of memory for %d positions", past+1)
+		return nil
+	}
+	return y
+}
+
+// DecodeAttentionGroupedOK reports whether DecodeAttentionGrouped takes
+// these inputs: float32 CPU contiguous tensors of matching shapes (qNorm
+// and kNorm both nil or both [hs]), nh a multiple of nkv, past inside the
+// cache and the tables, no gradient to record, and libtorch's BLAS present.
+func DecodeAttentionGroupedOK(qkv, cos, sin *Tensor, rot int, qNorm, kNorm, kCache, vCache *Tensor, past int64) bool {
+	if !rowLinearAvailable() || qkv == nil || kCache == nil || vCache == nil || (qNorm == nil) != (kNorm == nil) {
+		return false
+	}
+	ts := []*Tensor{qkv, kCache, vCache}
+	if rot > 0 {
+		if cos == nil || sin == nil {
+			return false
+		}
+		ts = append(ts, cos, sin)
+	}
+	if qNorm != nil {
+		ts = append(ts, qNorm, kNorm)
+	}
+	for _, t := range ts {
+		if t.c == nil || t.Device() != CPU || t.DType() != Float32 || !lib.AtIsContiguous(t.c) {
+			return false
+		}
+	}
+	cs, vs, qs := kCache.Shape(), vCache.Shape(), qkv.Shape()
+	if len(cs) != 4 || fmt.Sprint(cs) != fmt.Sprint(vs) || len(qs) != 3 {
+		return false
+	}
+	B, nkv, capacity, hs := cs[0], cs[1], cs[2], cs[3]
+	if nkv < 1 || hs < 1 || qs[0] != B || qs[1] != 1 || qs[2]%hs != 0 {
+		return false
+	}
+	nh := qs[2]/hs - 2*nkv
+	if nh < nkv || nh%nkv != 0 || past < 0 || past >= capacity || int64(rot) > hs || rot%2 != 0 {
+		return false
+	}
+	if qNorm != nil {
+		if qn, kn := qNorm.Shape(), kNorm.Shape(); len(qn) != 1 || qn[0] != hs || len(kn) != 1 || kn[0] != hs {
+			return false
+		}
+	}
+	if rot > 0 {
+		ct, st := cos.Shape(), sin.Shape()
+		if len(ct) != 2 || fmt.Sprint(ct) != fmt.Sprint(st) || ct[1] != hs || past >= ct[0] {
+			return false
+		}
+	}
+	if gradEnabled() {
+		for _, t := range ts {
+			if t.RequiresGrad() {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -4,6 +4,7 @@ package torch
 #cgo LDFLAGS: -lm
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "blas.h"
 #include "argmax_screen.h"
@@ -11,10 +12,16 @@ package torch
 // glm_linear_rows computes one chunk of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
 // (row-major float32, b may be NULL): the n columns r0… of every row, which
 // come from rows r0… of w. It writes them to out, row i at out + i·ldo (out
-// is y + r0 with ldo N, or a helper's scratch buffer with ldo n). With gelu
-// set it then applies exact GELU, as ATen writes it: x·½·(1 + erf(x/√2)).
-static void glm_linear_rows(const float *x, const float *w, const float *b, float *out, int ldo,
-                            int m, int K, int r0, int n, int gelu) {
+// is y + r0 with ldo N, or a helper's scratch buffer with ldo n). With act 1
+// it then applies exact GELU, as ATen writes it: x·½·(1 + erf(x/√2)). With
+// act 2 (SwiGLU) w is the gate's weight and wu, bu the up projection's: out
+// gets silu(x·wᵀ + b) ⊙ (x·wuᵀ + bu) on the same columns. Returns -1 when
+// it cannot allocate the up product's scratch.
+static int glm_linear_rows(const float *x, const float *w, const float *b, const float *wu, const float *bu,
+                           float *out, int ldo, int m, int K, int r0, int n, int act);
+
+static void glm_product_rows(const float *x, const float *w, const float *b, float *out, int ldo,
+                             int m, int K, int r0, int n) {
 	float one = 1, beta = 0;
 	if (b) {
 		for (int i = 0; i < m; i++) memcpy(out + (int64_t)i * ldo, b + r0, (size_t)n * sizeof(float));
@@ -29,7 +36,12 @@ static void glm_linear_rows(const float *x, const float *w, const float *b, floa
 		// Column-major, outᵀ[n, m] (ldc ldo) = wcᵀ[n, K]·xᵀ[K, m].
 		sgemm_("T", "N", &n, &m, &K, &one, wc, &K, x, &K, &beta, out, &ldo);
 	}
-	if (gelu) {
+}
+
+static int glm_linear_rows(const float *x, const float *w, const float *b, const float *wu, const float *bu,
+                           float *out, int ldo, int m, int K, int r0, int n, int act) {
+	glm_product_rows(x, w, b, out, ldo, m, K, r0, n);
+	if (act == 1) {
 		const float alpha = (float)M_SQRT1_2;
 		for (int i = 0; i < m; i++) {
 			float *o = out + (int64_t)i * ldo;
@@ -38,7 +50,22 @@ static void glm_linear_rows(const float *x, const float *w, const float *b, floa
 				o[j] = v * 0.5f * (1.0f + erff(v * alpha));
 			}
 		}
+	} else if (act == 2) {
+		float stack[2048];
+		float *u = (size_t)m * n <= 2048 ? stack : malloc(sizeof(float) * (size_t)m * n);
+		if (!u) return -1;
+		glm_product_rows(x, wu, bu, u, n, m, K, r0, n);
+		for (int i = 0; i < m; i++) {
+			float *o = out + (int64_t)i * ldo;
+			const float *ui = u + (int64_t)i * n;
+			for (int j = 0; j < n; j++) {
+				float g = o[j];
+				o[j] = g / (1.0f + expf(-g)) * ui[j];
+			}
+		}
+		if (u != stack) free(u);
 	}
+	return 0;
 }
 
 // glm_copy_rows copies m rows of n floats from src (row stride n) to dst
@@ -50,6 +77,7 @@ static void glm_copy_rows(float *dst, int ldd, const float *src, int m, int n) {
 import "C"
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -90,7 +118,7 @@ func (s *Scope) RowLinear(x, w, b *Tensor) *Tensor {
 	if !rowLinearEligible(x, w, b) {
 		return s.Linear(x, w, b)
 	}
-	return s.rowLinear(x, w, b, false)
+	return s.rowLinear(x, []rowWeight{{w, b}}, 0, nil)
 }
 
 // RowLinearGELU returns Gelu(x·wᵀ + b, "none") (exact GELU), applying GELU to
@@ -107,33 +135,65 @@ func (s *Scope) RowLinearGELU(x, w, b *Tensor) *Tensor {
 	if !rowLinearEligible(x, w, b) {
 		return s.Gelu(s.Linear(x, w, b), "none")
 	}
-	return s.rowLinear(x, w, b, true)
+	return s.rowLinear(x, []rowWeight{{w, b}}, actGELU, nil)
 }
 
-// rowLinear is RowLinear on inputs rowLinearEligible accepted.
-func (s *Scope) rowLinear(x, w, b *Tensor, gelu bool) *Tensor {
-	xs, ws := x.Shape(), w.Shape()
-	K, N := xs[len(xs)-1], ws[0]
+// rowWeight is one weight matrix [N, K] and its bias [N] (nil: none).
+type rowWeight struct{ w, b *Tensor }
+
+// Activations a chunk applies (glm_linear_rows' act).
+const (
+	actNone = iota
+	actGELU
+	actSwiGLU
+)
+
+// rowLinear is RowLinear on inputs rowLinearEligible accepted: x times
+// the weights ws side by side (their outputs concatenated along the last
+// dimension, without concatenating the weights), with act applied; for
+// actSwiGLU ws holds only the gate and up the up projection.
+func (s *Scope) rowLinear(x *Tensor, ws []rowWeight, act int, up *rowWeight) *Tensor {
+	xs := x.Shape()
+	K := xs[len(xs)-1]
 	m := int64(1)
 	for _, d := range xs[:len(xs)-1] {
 		m *= d
 	}
-	outShape := append(append([]int64{}, xs[:len(xs)-1]...), N)
+	j := &rowJob{m: m, K: K, act: act, x: (*C.float)(lib.AtDataPtr(x.c))}
+	inputs := []*Tensor{x}
+	for _, rw := range ws {
+		N := rw.w.Shape()[0]
+		rows := chunkRows(N, 4*K)
+		seg := rowSeg{w: (*C.float)(lib.AtDataPtr(rw.w.c)), N: N, rows: rows, col: j.N, first: j.n}
+		if rw.b != nil && rw.b.c != nil {
+			seg.b = (*C.float)(lib.AtDataPtr(rw.b.c))
+		}
+		j.segs = append(j.segs, seg)
+		j.N += N
+		j.n += (N + rows - 1) / rows
+		j.rows = max(j.rows, rows)
+		inputs = append(inputs, rw.w, rw.b)
+	}
+	if up != nil {
+		j.wu = (*C.float)(lib.AtDataPtr(up.w.c))
+		if up.b != nil && up.b.c != nil {
+			j.bu = (*C.float)(lib.AtDataPtr(up.b.c))
+		}
+		inputs = append(inputs, up.w, up.b)
+	}
+	outShape := append(append([]int64{}, xs[:len(xs)-1]...), j.N)
 	var out lib.Ctensor
 	lib.AtgEmpty(&out, outShape, len(outShape), int32(Float32), int32(CPU))
 	y := s.wrap("row_linear", out)
 	if y == nil {
 		return nil
 	}
-	rows := chunkRows(N, 4*K)
-	j := &rowJob{
-		m: m, K: K, N: N, rows: rows, n: (N + rows - 1) / rows, gelu: gelu,
-		x: (*C.float)(lib.AtDataPtr(x.c)), w: (*C.float)(lib.AtDataPtr(w.c)), y: (*C.float)(lib.AtDataPtr(y.c)),
+	j.y = (*C.float)(lib.AtDataPtr(y.c))
+	pool.run(j, inputs...)
+	if j.failed.Load() {
+		s.Failf("torch: row_linear: out of memory for a chunk's scratch")
+		return nil
 	}
-	if b != nil && b.c != nil {
-		j.b = (*C.float)(lib.AtDataPtr(b.c))
-	}
-	pool.run(j, x, w, b)
 	return y
 }
 
@@ -224,10 +284,13 @@ const (
 
 // rowJob is one RowLinear call shared between the worker and the helpers.
 type rowJob struct {
-	m, K, N    int64
-	rows, n    int64 // rows of w per chunk, number of chunks
-	gelu       bool
-	x, w, b, y *C.float
+	m, K, N int64 // N: columns of y, over all segments
+	rows, n int64 // most rows of w per chunk, number of chunks
+	act     int
+	x, y    *C.float
+	segs    []rowSeg
+	wu, bu  *C.float // actSwiGLU: the up projection beside the gate in segs[0]
+	failed  atomic.Bool
 	// With q set the job is ArgmaxLinear's screening pass instead: y gets
 	// the scores of glm_screen_rows_m for the inputs quantized in xq, xu, sx.
 	q         *C.int8_t
@@ -243,20 +306,41 @@ type rowJob struct {
 	keep   []*Tensor      // handles keeping x, w, b alive for late helpers
 }
 
+// rowSeg is one weight of a job: its chunks are first… of the job's, and
+// write columns col… of y.
+type rowSeg struct {
+	w, b                 *C.float
+	N, rows, col, first int64
+}
+
+// span returns chunk i's segment, its first row in that weight and its
+// number of rows.
+func (j *rowJob) span(i int64) (*rowSeg, int64, int64) {
+	k := len(j.segs) - 1
+	for k > 0 && j.segs[k].first > i {
+		k--
+	}
+	sg := &j.segs[k]
+	r0 := (i - sg.first) * sg.rows
+	return sg, r0, min(sg.rows, sg.N-r0)
+}
+
 // chunk computes chunk i into out with row stride ldo.
 func (j *rowJob) chunk(i int64, out *C.float, ldo int64) {
-	r0 := i * j.rows
-	n := min(j.rows, j.N-r0)
+	sg, r0, n := j.span(i)
 	if j.q != nil {
 		C.glm_screen_rows_m(j.xq, j.xu, j.sx, C.int(j.m), j.q, j.scale, j.qsum, out, C.int(ldo), C.int(j.K), C.int64_t(r0), C.int(n))
 		return
 	}
-	C.glm_linear_rows(j.x, j.w, j.b, out, C.int(ldo), C.int(j.m), C.int(j.K), C.int(r0), C.int(n), C.int(b32(j.gelu)))
+	if C.glm_linear_rows(j.x, sg.w, sg.b, j.wu, j.bu, out, C.int(ldo), C.int(j.m), C.int(j.K), C.int(r0), C.int(n), C.int(j.act)) != 0 {
+		j.failed.Store(true)
+	}
 }
 
 // into returns the place in y where chunk i starts.
 func (j *rowJob) into(i int64) *C.float {
-	return (*C.float)(unsafe.Add(unsafe.Pointer(j.y), 4*i*j.rows))
+	sg, r0, _ := j.span(i)
+	return (*C.float)(unsafe.Add(unsafe.Pointer(j.y), 4*(sg.col+r0)))
 }
 
 // helpWith is a helper's share of j: claim chunks, compute each into
@@ -275,7 +359,7 @@ func (j *rowJob) helpWith(scratch []float32) {
 		if d := testHelperPause.Load(); d > 0 {
 			time.Sleep(time.Duration(d))
 		}
-		n := min(j.rows, j.N-i*j.rows)
+		_, _, n := j.span(i)
 		out := (*C.float)(unsafe.Pointer(unsafe.SliceData(scratch)))
 		j.chunk(i, out, n)
 		if j.state[i].CompareAndSwap(chunkComputing, chunkPublishing) {
@@ -462,3 +546,52 @@ func (p *rowPool) release() {
 	clear(p.late[len(kept):])
 	p.late = kept
 }
+
+// RowLinearCat returns x times the weights ws side by side plus their
+// biases bs (nil entries: none), [..., ΣN_i]: the same as concatenating the
+// outputs of Linear(x, ws[i], bs[i]) along the last dimension. Speed
+// helper for decoding: projections that read the same input (a layer's
+// query, key and value) run as one RowLinear job, each weight read in place
+// (no concatenated copy of the weights), so the threads wake once instead
+// of three times. Inputs RowLinear does not take go to Cat of Linears.
+func (s *Scope) RowLinearCat(x *Tensor, ws, bs []*Tensor) *Tensor {
+	if !s.ok("row_linear_cat", append([]*Tensor{x}, ws...)...) {
+		return nil
+	}
+	if len(bs) != len(ws) || len(ws) == 0 {
+		s.Failf("torch: row_linear_cat: %d weights and %d biases", len(ws), len(bs))
+		return nil
+	}
+	rws := make([]rowWeight, len(ws))
+	eligible := true
+	for i := range ws {
+		rws[i] = rowWeight{ws[i], bs[i]}
+		eligible = eligible && rowLinearEligible(x, ws[i], bs[i])
+	}
+	if !eligible {
+		ys := make([]*Tensor, len(ws))
+		for i := range ws {
+			ys[i] = s.Linear(x, ws[i], bs[i])
+		}
+		return s.Cat(-1, ys...)
+	}
+	return s.rowLinear(x, rws, actNone, nil)
+}
+
+// RowLinearSwiGLU returns silu(x·wgᵀ + bg) ⊙ (x·wuᵀ + bu) (biases may be
+// nil), the gated part of the Llama MLP. Speed helper for decoding: both
+// products run as one RowLinear job whose chunks compute the same columns
+// of the gate and up projections and combine them while in cache, instead
+// of two products and two more libtorch ops on data the products have
+// evicted. Inputs RowLinear does not take go to Mul(Silu(Linear), Linear).
+func (s *Scope) RowLinearSwiGLU(x, wg, bg, wu, bu *Tensor) *Tensor {
+	if !s.ok("row_linear_swiglu", x, wg, wu) {
+		return nil
+	}
+	if !rowLinearEligible(x, wg, bg) || !rowLinearEligible(x, wu, bu) || fmtShape(wg) != fmtShape(wu) {
+		return s.Mul(s.Silu(s.Linear(x, wg, bg)), s.Linear(x, wu, bu))
+	}
+	return s.rowLinear(x, []rowWeight{{wg, bg}}, actSwiGLU, &rowWeight{wu, bu})
+}
+
+func fmtShape(t *Tensor) string { return fmt.Sprint(t.Shape()) }
