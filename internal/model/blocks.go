@@ -47,8 +47,15 @@ func rmsNorm(s *torch.Scope, x, w *torch.Tensor, eps float64) *torch.Tensor {
 	return s.Mul(w, y)
 }
 
-// swiGLU is the Llama MLP: down(silu(gate(x)) ⊙ up(x)).
+// swiGLU is the Llama MLP: down(silu(gate(x)) ⊙ up(x)). Speed helper:
+// without a LinearHook (which must see each projection) the gated part is
+// torch's RowLinearSwiGLU, which for the few rows of decoding runs gate and
+// up as one job and combines each chunk while it is in cache (and is the
+// same ops otherwise).
 func (m *Model) swiGLU(s *torch.Scope, l *Layer, x *torch.Tensor) *torch.Tensor {
+	if fusedDecode && m.LinearHook == nil {
+		return m.linear(s, s.RowLinearSwiGLU(x, l.Gate.W, l.Gate.B, l.Up.W, l.Up.B), &l.Down) // [B, T, H]
+	}
 	g := s.Silu(m.linear(s, x, &l.Gate)) // [B, T, I]
 	return m.linear(s, s.Mul(g, m.linear(s, x, &l.Up)), &l.Down)
 }
@@ -172,8 +179,9 @@ func (m *Model) attendOne(s *torch.Scope, q, k, v *torch.Tensor, scale float64) 
 	return s.Reshape(s.Matmul(p, v), B, nh, 1, hd) // [B, nh, 1, hd]
 }
 
-// fusedDecode lets attendNew and linearGELU take their fused paths; tests
-// turn it off to check them against the general path.
+// fusedDecode lets attendNew, attendGroupedNew, swiGLU and linearGELU take
+// their fused paths; tests turn it off to check them against the general
+// path.
 var fusedDecode = true
 
 // attendNew is GPT-NeoX's attention of a decoding step (one new position

@@ -57,24 +57,38 @@ func decodeLogits(m *Model, prompt []int64, steps int) ([][]float32, error) {
 }
 
 // The fused decoding step (attendNew: torch.DecodeAttention and
-// RowLinearGELU) computes what the general path computes, within float32
-// rounding, with partial rotary and parallel residual (tiny-pythia) and with
-// full rotary and sequential residual (tiny-seq).
+// RowLinearGELU; attendGroupedNew: RowLinearCat and
+// torch.DecodeAttentionGrouped; RowLinearSwiGLU) computes what the general
+// path computes, within float32 rounding, with partial rotary and parallel
+// residual (tiny-pythia), with full rotary and sequential residual
+// (tiny-seq), and for the Llama-style families: grouped heads and a tied
+// head (llama-gqa-tied), q/k/v biases (qwen2-bias-tied), per-head q/k norms
+// (qwen3-qknorm-yarn), biases everywhere with llama3 rope
+// (llama-bias-llama3) and a sliding window (mistral-window).
 func TestFusedDecodeMatchesGeneralPath(t *testing.T) {
 	defer func() { fusedDecode = true }()
-	for _, dir := range []string{"tiny-pythia", "tiny-seq"} {
-		t.Run(dir, func(t *testing.T) {
+	for _, dir := range [][]string{{"models", "tiny-pythia"}, {"models", "tiny-seq"},
+		{"families", "llama-gqa-tied"}, {"families", "qwen2-bias-tied"}, {"families", "qwen3-qknorm-yarn"},
+		{"families", "llama-bias-llama3"}, {"families", "mistral-window"}} {
+		t.Run(dir[1], func(t *testing.T) {
 			err := torch.Do(context.Background(), func() error {
-				m, err := Load(context.Background(), testutil.Testdata(t, "models", dir), DefaultLoadOptions())
+				m, err := Load(context.Background(), testutil.Testdata(t, dir...), DefaultLoadOptions())
 				if err != nil {
 					return err
 				}
 				defer m.Free()
 				prompt := []int64{3, 14, 15, 92, 65, 35}
 				fusedDecode = true
+				before := groupedSteps.Load()
 				fused, err := decodeLogits(m, prompt, 12)
 				if err != nil {
 					return err
+				}
+				// Every step of mistral-window sees more than its window of 6
+				// positions: a mask, so the general path.
+				want := dir[0] == "families" && dir[1] != "mistral-window"
+				if grouped := groupedSteps.Load() > before; grouped != want {
+					t.Errorf("attendGroupedNew ran fused: %v, want %v", grouped, want)
 				}
 				fusedDecode = false
 				general, err := decodeLogits(m, prompt, 12)

@@ -58,6 +58,9 @@ func llamaAttention(m *Model, s *torch.Scope, l *Layer, h *torch.Tensor, r rotar
 	if s.Err() != nil {
 		return nil
 	}
+	if y, ok := m.attendGroupedNew(s, l, h, kv, past, mask); ok { // [B, 1, nh·hd]: a decoding step
+		return m.linear(s, y, &l.O)
+	}
 	c := &m.Config
 	sh := h.Shape()
 	B, T := sh[0], sh[1]
