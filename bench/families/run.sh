@@ -15,7 +15,10 @@
 # Environment: FAMILIES_ROUNDS (default 2), FAMILIES_TINY=1 (a smoke run: the
 # same configs shrunk to 2 layers × 64 hidden, vocab 512, 16 new tokens,
 # batch 2 × 32), FAMILIES_PY (a Python with torch + transformers 5 instead of
-# the bench venv), GOLAMINI_CACHE.
+# the bench venv), FAMILIES_ONLY=decode|train (run one mode only; the
+# summary shows 0 for the other), FAMILIES_MODELS (space-separated config
+# names, default "smollm2-135m qwen2.5-0.5b"), FAMILIES_STEPS (timed training
+# steps per run, default 3), GOLAMINI_CACHE.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -30,10 +33,14 @@ CACHE="${GOLAMINI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/golamini}"
 PY="${FAMILIES_PY:-$(scripts/reference-venv "$CACHE/venv-bench-hf-current" bench/requirements-hf-current.txt)}"
 go build -o "$out/families" ./bench/families
 
-override="" dec=(--new-tokens 128) trn=(--batch 4 --seq 512)
+override="" dec=(--new-tokens 128) trn=(--batch 4 --seq 512 --steps "${FAMILIES_STEPS:-3}")
+MODES="${FAMILIES_ONLY:-decode train}"
+case "$MODES" in decode | train | "decode train") ;; *) log "FAMILIES_ONLY=$MODES: decode or train"; exit 2 ;; esac
+MODELS="${FAMILIES_MODELS:-smollm2-135m qwen2.5-0.5b}"
+for cfg in $MODELS; do [[ -f "testdata/families/configs/$cfg.json" ]] || { log "FAMILIES_MODELS: no testdata/families/configs/$cfg.json"; exit 2; }; done
 if [[ "${FAMILIES_TINY:-0}" == "1" ]]; then
   override='{"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512}'
-  dec=(--new-tokens 16) trn=(--batch 2 --seq 32)
+  dec=(--new-tokens 16) trn=(--batch 2 --seq 32 --steps "${FAMILIES_STEPS:-3}")
 fi
 gflags() { local a=(); for x in "$@"; do [[ "$x" == --* ]] && a+=("-${x#--}") || a+=("$x"); done; echo "${a[@]}"; }
 
@@ -49,9 +56,9 @@ record() { # label command...
   fi
 }
 for ((r = 1; r <= ROUNDS; r++)); do
-  for cfg in smollm2-135m qwen2.5-0.5b; do
+  for cfg in $MODELS; do
     f="testdata/families/configs/$cfg.json"
-    for mode in decode train; do
+    for mode in $MODES; do
       if [[ "$mode" == decode ]]; then extra=("${dec[@]}"); else extra=("${trn[@]}"); fi
       log "round $r/$ROUNDS $cfg $mode (load $(loadavg))"
       # shellcheck disable=SC2046
@@ -64,7 +71,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
 done
 
-python3 - "$out/results.jsonl" "${FAMILIES_TINY:-0}" <<'PY'
+python3 - "$out/results.jsonl" "${FAMILIES_TINY:-0}" "$MODELS" "$MODES" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 best = {}
@@ -77,8 +84,8 @@ print("Best tokens/s over rounds (random fp32 weights; decode: batch 1, greedy; 
 print()
 print("| model | mode | golamini | golamini 1 thread | HF 1 thread | HF default threads | ratio (faster of each) |")
 print("|---|---|---|---|---|---|---|")
-for cfg in ("smollm2-135m", "qwen2.5-0.5b"):
-    for mode in ("decode", "train"):
+for cfg in sys.argv[3].split():
+    for mode in sys.argv[4].split():
         g0 = best.get(f"{cfg} {mode} golamini", 0)
         g1 = best.get(f"{cfg} {mode} golamini 1 thread", 0)
         g = max(g0, g1)
@@ -88,12 +95,10 @@ for cfg in ("smollm2-135m", "qwen2.5-0.5b"):
         ratio = f"{g / hf:.2f}×" if hf else "–"
         print(f"| {cfg} | {mode} | {g0:.1f} | {g1:.1f} | {h1:.1f} | {hd:.1f} | {ratio} |")
 print("""
-Speed paths on these families: every projection goes through `Model.linear` (RowLinear's row-shared decode
-products), greedy decoding screens the output projection (ArgmaxLinear, tied or not), training uses the chunked
-loss head (LinearCrossEntropy; `lm_head` has no bias), the one-op rotary (torch.Rotary, float32 CPU: whole heads
-rotate) and the one-pass AdamW. Two GPT-NeoX paths do not apply: DecodeAttention reads GPT-NeoX's fused per-head
-q|k|v projection, while these families have separate q/k/v projections, grouped key/value heads and (Qwen3)
-q/k norms between projection and rotary, so a decoding step takes attendOne (5 ops per layer; each key/value
-head is read once for its group of query heads, the cache is never copied); RowLinearGELU fuses GPT-NeoX's GELU,
-while SwiGLU runs gate and up as two RowLinear products, then SiLU and a product.""")
+Speed paths on these families: a decoding step runs each layer's q/k/v projections as one row-shared job
+(RowLinearCat, the weights read in place), Qwen3's q/k norms, rotary, cache write and grouped-query attention
+in one call (DecodeAttentionGrouped), gate and up with SiLU⊙ as one job (RowLinearSwiGLU), RMSNorm in one pass
+(RMSNormRows), and greedy decoding screens the output projection (ArgmaxLinear, tied or not). Training uses the
+chunked loss head (LinearCrossEntropy; `lm_head` has no bias), the one-op rotary (torch.Rotary, float32 CPU) and
+the one-pass AdamW.""")
 PY
