@@ -11,6 +11,12 @@
 // real Trainer: AdamW over the adapter only, clipping at 1.0, fixed order.
 // Reported: tokens/s of the best timed step (and the median), process CPU
 // seconds per step, and peak resident memory (VmHWM) up to the last step.
+//
+// With -frozen there is no adapter: the same rows go forward and backward
+// through the frozen model with only layer 0's input norm weight requiring
+// a gradient, so backward carries the activations' gradients through every
+// layer (as LoRA's must) but computes no weight gradient and no optimizer
+// step. LoRA's step time minus this one is what the adapter path costs.
 package main
 
 import (
@@ -77,6 +83,7 @@ func main() {
 	warmup := flag.Int("warmup", 1, "untimed warm-up steps")
 	threads := flag.Int("threads", 0, "libtorch intra-op threads (0: libtorch's default)")
 	ckpt := flag.Bool("gradient-checkpointing", false, "recompute each block in backward")
+	frozen := flag.Bool("frozen", false, "time forward and backward through the frozen model without an adapter")
 	flag.Parse()
 	if *threads > 0 {
 		if err := torch.SetNumThreads(*threads); err != nil {
@@ -84,10 +91,28 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if err := run(*name, *r, *batch, *seq, *steps, *warmup, *ckpt); err != nil {
+	do := func() error { return run(*name, *r, *batch, *seq, *steps, *warmup, *ckpt) }
+	if *frozen {
+		do = func() error { return runFrozen(*name, *batch, *seq, *steps, *warmup) }
+	}
+	if err := do(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/lora:", err)
 		os.Exit(1)
 	}
+}
+
+// randomRows returns n rows of seq random token ids, each its own labels.
+func randomRows(n, seq, vocab int) []data.Tokenized {
+	rng := rand.New(rand.NewPCG(1, 7))
+	rows := make([]data.Tokenized, n)
+	for i := range rows {
+		ids := make([]int, seq)
+		for j := range ids {
+			ids[j] = rng.IntN(vocab)
+		}
+		rows[i] = data.Tokenized{InputIDs: ids, Labels: ids}
+	}
+	return rows
 }
 
 func run(name string, r, batch, seq, steps, warmup int, ckpt bool) error {
@@ -101,15 +126,7 @@ func run(name string, r, batch, seq, steps, warmup int, ckpt bool) error {
 	}
 	defer os.RemoveAll(dir)
 	total := warmup + steps
-	rng := rand.New(rand.NewPCG(1, 7))
-	rows := make([]data.Tokenized, total*batch)
-	for i := range rows {
-		ids := make([]int, seq)
-		for j := range ids {
-			ids[j] = rng.IntN(cfg.VocabSize)
-		}
-		rows[i] = data.Tokenized{InputIDs: ids, Labels: ids}
-	}
+	rows := randomRows(total*batch, seq, cfg.VocabSize)
 	a := train.DefaultArgs()
 	a.OutputDir, a.Optim, a.LearningRate = dir, "adamw", 1e-4
 	a.PerDeviceTrainBatchSize, a.MaxSteps = batch, total
@@ -145,6 +162,13 @@ func run(name string, r, batch, seq, steps, warmup int, ckpt bool) error {
 	if err != nil {
 		return err
 	}
+	return report(map[string]any{"impl": "golamini", "shape": name, "r": r, "batch": batch, "seq": seq,
+		"gradient_checkpointing": ckpt, "trainable_parameters": trainable, "peak_rss_mb": hwm}, wall, cpu, warmup, steps)
+}
+
+// report writes one JSON line: fields plus the step times between the
+// timestamps wall (and CPU seconds cpu) after the warm-up.
+func report(fields map[string]any, wall []time.Time, cpu []float64, warmup, steps int) error {
 	var stepS, cpuS []float64
 	for i := max(warmup, 1); i < len(wall); i++ {
 		stepS = append(stepS, wall[i].Sub(wall[i-1]).Seconds())
@@ -155,14 +179,74 @@ func run(name string, r, batch, seq, steps, warmup int, ckpt bool) error {
 	}
 	sorted := append([]float64(nil), stepS...)
 	sort.Float64s(sorted)
-	tokens := float64(batch * seq)
+	tokens := float64(fields["batch"].(int) * fields["seq"].(int))
 	threads, _ := torch.NumThreads()
-	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"impl": "golamini", "shape": name, "r": r, "batch": batch, "seq": seq, "threads": threads,
-		"gradient_checkpointing": ckpt, "trainable_parameters": trainable,
-		"tokens_per_s": tokens / sorted[0], "tokens_per_s_median": tokens / sorted[len(sorted)/2],
-		"step_s": stepS, "cpu_s_per_step": minOf(cpuS), "peak_rss_mb": hwm,
+	fields["threads"] = threads
+	fields["tokens_per_s"], fields["tokens_per_s_median"] = tokens/sorted[0], tokens/sorted[len(sorted)/2]
+	fields["step_s"], fields["cpu_s_per_step"] = stepS, minOf(cpuS)
+	return json.NewEncoder(os.Stdout).Encode(fields)
+}
+
+// runFrozen times forward + backward through the frozen model (see -frozen).
+func runFrozen(name string, batch, seq, steps, warmup int) error {
+	cfg, _, err := shape(name)
+	if err != nil {
+		return err
+	}
+	rows := randomRows(batch, seq, cfg.VocabSize)
+	in := make([]int64, 0, batch*seq)
+	tg := make([]int64, 0, batch*(seq-1))
+	for _, r := range rows {
+		for j, id := range r.InputIDs {
+			in = append(in, int64(id))
+			if j > 0 {
+				tg = append(tg, int64(id))
+			}
+		}
+	}
+	wall := []time.Time{time.Now()}
+	cpu := []float64{cpuSeconds()}
+	var hwm float64
+	err = torch.Do(context.Background(), func() error {
+		m, err := model.NewRandom(cfg, model.DefaultLoadOptions(), 1)
+		if err != nil {
+			return err
+		}
+		defer m.Free()
+		for _, p := range m.Parameters() {
+			if err := p.Tensor.SetRequiresGrad(false); err != nil {
+				return err
+			}
+		}
+		probe := m.Layers[0].Norm1.W // the one weight that asks for a gradient
+		if err := probe.SetRequiresGrad(true); err != nil {
+			return err
+		}
+		B, T, H := int64(batch), int64(seq), int64(cfg.HiddenSize)
+		for i := 0; i < warmup+steps; i++ {
+			s := torch.NewScope()
+			ids, targets := s.Int64(in, B, T), s.Int64(tg, B*(T-1))
+			h := m.Forward(s, ids, model.Pass{})
+			h = s.Reshape(s.Narrow(h, 1, 0, T-1), B*(T-1), H) // [B·(T−1), H]
+			loss := s.LinearCrossEntropy(h, m.OutputProjection(), targets, torch.CrossEntropyOptions{IgnoreIndex: data.IgnoreIndex, GradScale: 1})
+			err := s.Err()
+			if err == nil {
+				err = loss.Backward()
+			}
+			s.Close()
+			if err != nil {
+				return err
+			}
+			wall, cpu = append(wall, time.Now()), append(cpu, cpuSeconds())
+			hwm = procStatusMB("VmHWM")
+		}
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return report(map[string]any{"impl": "golamini-frozen", "shape": name, "batch": batch, "seq": seq, "peak_rss_mb": hwm},
+		wall[1:], cpu[1:], warmup, steps)
 }
 
 func minOf(v []float64) float64 {

@@ -34,6 +34,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
     # golamini first, then HF: each a fresh process, so peak RSS is its own.
     if line="$("$out/lora" -shape "$shape" "${goargs[@]}" 2> "$out/last.err")"; then echo "$line" >> "$results"
     else echo "{\"impl\": \"golamini\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
+
+    if line="$("$out/lora" -frozen -shape "$shape" "${goargs[@]}" 2> "$out/last.err")"; then echo "$line" >> "$results"
+    else echo "{\"impl\": \"golamini-frozen\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
     if line="$("$PY" bench/lora/hf_lora.py --shape "$shape" "${ARGS[@]}" 2> "$out/last.err")"; then echo "$line" >> "$results"
     else echo "{\"impl\": \"hf-peft\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
   done
@@ -46,6 +49,7 @@ if ok:
     print(f"### LoRA training (r {ok[0]['r']} on attention projections, AdamW, batch {ok[0]['batch']} × {ok[0]['seq']}, random fp32 weights, best of the rounds)\n")
 print("| shape | golamini tokens/s | HF PEFT tokens/s | speed ratio | golamini peak RSS MB | HF peak RSS MB | RSS ratio |")
 print("|---|---|---|---|---|---|---|")
+cost = {}
 for shape in dict.fromkeys(r["shape"] for r in rows):
     best = {}
     for r in rows:
@@ -57,10 +61,20 @@ for shape in dict.fromkeys(r["shape"] for r in rows):
         b = best.get(r["impl"])
         if b is None or "error" in b or r["tokens_per_s"] > b["tokens_per_s"]:
             best[r["impl"]] = r
-    g, h = best.get("golamini", {}), best.get("hf-peft", {})
+    g, h, f = best.get("golamini", {}), best.get("hf-peft", {}), best.get("golamini-frozen", {})
+    if "tokens_per_s" in g and "tokens_per_s" in f:
+        cost[shape] = (1 / g["tokens_per_s"] - 1 / f["tokens_per_s"]) * g["batch"] * g["seq"], g["batch"] * g["seq"] / g["tokens_per_s"]
     def num(r, k, f="%.1f"):
         return f % r[k] if k in r else ("error: " + r.get("error", "not run"))
     ratio = "%.2f×" % (g["tokens_per_s"] / h["tokens_per_s"]) if "tokens_per_s" in g and "tokens_per_s" in h else "–"
     rss = "%.0f%%" % (100 * g["peak_rss_mb"] / h["peak_rss_mb"]) if "peak_rss_mb" in g and "peak_rss_mb" in h else "–"
     print(f"| {shape} | {num(g, 'tokens_per_s')} | {num(h, 'tokens_per_s')} | {ratio} | {num(g, 'peak_rss_mb', '%.0f')} | {num(h, 'peak_rss_mb', '%.0f')} | {rss} |")
+if cost:
+    print()
+    print("What the adapter path costs: golamini's LoRA step against forward + backward through the frozen model alone")
+    print("(`bench/lora -frozen`: no adapter, only layer 0's input norm asks for a gradient, so backward still carries the")
+    print("activations' gradients through every layer, as LoRA's must):")
+    print()
+    for shape, (extra, step) in cost.items():
+        print(f"- {shape}: LoRA step {step:.2f} s, of which {extra:.2f} s ({100 * extra / step:.0f}%) is the adapters' products, their gradients and AdamW over them")
 PY
