@@ -99,6 +99,10 @@ def main():
                 x, y = last[a]["new_ids"], last[b]["new_ids"]
                 print(f"| {names[a]} vs {names[b]} | {lead(x, y)} of {min(len(x), len(y))} |")
         print()
+    if "llama.cpp" in last and any(lead(last[i]["new_ids"], last["llama.cpp"]["new_ids"]) == 0 for i in ("golamini", "hf") if i in last):
+        print("**llama.cpp's first greedy token already differs: its build computes other logits on this file (a broken "
+              "quantized kernel on this CPU?), so its speed is not of the same computation.**")
+        print()
     for i in impls:
         print(f"- {names[i]}: `{short(last[i]['text'])}`")
 
