@@ -138,9 +138,22 @@ func ExportDir(ctx context.Context, dir, out string, opts ExportOptions) error {
 		set(arch+".vocab_size", vocabSize)
 		set(arch+".rope.dimension_count", headDim)
 	}
-	if arch == "qwen3" {
+	// The converter writes the head size whenever config.json has head_dim;
+	// llama.cpp otherwise takes hidden_size / num_attention_heads, which
+	// differs for models with wider heads and fails on the Q/K/V shapes.
+	if _, ok := num("head_dim"); ok || arch == "qwen3" {
 		set(arch+".attention.key_length", headDim)
 		set(arch+".attention.value_length", headDim)
+	}
+	rope, rerr := exportRopeScaling(cfg, headDim)
+	if rerr != nil {
+		return fmt.Errorf("gguf: export: config.json: %w", rerr)
+	}
+	for _, kv := range rope.kv {
+		set(arch+"."+kv.key, kv.v)
+	}
+	if rope.freqs != nil && arch != "llama" {
+		return fmt.Errorf("%w: export: llama3 rope scaling in a %s model", ErrUnsupported, modelType)
 	}
 	if err != nil {
 		return fmt.Errorf("gguf: export: %w", err)
@@ -180,6 +193,15 @@ func ExportDir(ctx context.Context, dir, out string, opts ExportOptions) error {
 		items = append(items, item{ti.Name, g, ti})
 	}
 	sort.SliceStable(items, func(i, j int) bool { return ggufOrder(items[i].gguf) < ggufOrder(items[j].gguf) })
+	if rope.freqs != nil {
+		// Llama 3's RoPE frequency divisors, first as the converter emits them.
+		freqs := rope.freqs
+		err := w.AddTensor(WriteTensor{Name: "rope_freqs.weight", Type: TypeF32, Shape: []int64{int64(len(freqs))},
+			Load: func() ([]byte, error) { return Quantize(TypeF32, freqs) }})
+		if err != nil {
+			return fmt.Errorf("gguf: export: %w", err)
+		}
+	}
 	for _, it := range items {
 		it := it
 		typ := TypeF32
