@@ -41,7 +41,10 @@ func splitSections(doc string) (preamble string, secs []section) {
 	return pre.String(), secs
 }
 
-var writtenBy = regexp.MustCompile("Written by `[^`]*` on (\\S+) \\(commit (\\w+)\\)")
+var (
+	writtenBy = regexp.MustCompile("Written by `[^`]*` on (\\S+) \\(commit (\\w+)\\)")
+	machineIs = regexp.MustCompile("Machine: (\\d+) CPUs \\(`nproc`\\), ([^,]+),")
+)
 
 // carryOver returns the report cur with every section of the previous
 // report prev that cur lacks (its step was skipped with BENCH_SKIP, or its
@@ -61,6 +64,10 @@ func carryOver(cur, prev string) string {
 	when := "an earlier run"
 	if m := writtenBy.FindStringSubmatch(prevPre); m != nil {
 		when = fmt.Sprintf("the run of %s (commit %s)", m[1], m[2])
+	}
+	// The machine may have changed since (another CPU): say which it was.
+	if m := machineIs.FindStringSubmatch(prevPre); m != nil {
+		when += fmt.Sprintf(" on %s CPUs of %s", m[1], m[2])
 	}
 	out := curSecs
 	after := -1 // index in out of the last previous section placed or found

@@ -6,7 +6,7 @@ import (
 )
 
 func TestCarryOver(t *testing.T) {
-	prev := "# Benchmarks\n\nWritten by `make bench (bench/run.sh)` on 2026-11-29T06:33:42Z (commit 541fbd4).\n\n" +
+	prev := "# Benchmarks\n\nWritten by `make bench (bench/run.sh)` on 2026-11-29T06:33:42Z (commit 541fbd4).\n\nMachine: 2 CPUs (`nproc`), Intel(R) Xeon(R) Processor, 23.5 GiB memory.\n\n" +
 		"## Build and test\n\nbuild old\n\n" +
 		"## Decode: tokens/s\n\ndecode old\n\n" +
 		"## Other benchmark: bench/train/run.sh\n\n## Training tokens/s: inner header\n\ntrain old\n\n" +
@@ -30,7 +30,7 @@ func TestCarryOver(t *testing.T) {
 			t.Errorf("%q was retaken but the old text stayed:\n%s", gone, got)
 		}
 	}
-	if n := strings.Count(got, "carried over from the run of 2026-11-29T06:33:42Z (commit 541fbd4)"); n != 2 {
+	if n := strings.Count(got, "carried over from the run of 2026-11-29T06:33:42Z (commit 541fbd4) on 2 CPUs of Intel(R) Xeon(R) Processor"); n != 2 {
 		t.Errorf("%d carried-over marks, want 2 (build, train):\n%s", n, got)
 	}
 	// Carrying again keeps the first run's mark, not a second one.

@@ -175,8 +175,8 @@ func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor,
 	j := &rowJob{
 		m: rows, K: K, N: ix.N, rows: crows, n: (ix.N + crows - 1) / crows,
 		segs: []rowSeg{{N: ix.N, rows: crows}},
-		y: (*C.float)(lib.AtDataPtr(a.c)),
-		q: (*C.int8_t)(lib.AtDataPtr(ix.q.c)), scale: (*C.float)(lib.AtDataPtr(ix.scale.c)),
+		y:    (*C.float)(lib.AtDataPtr(a.c)),
+		q:    (*C.int8_t)(lib.AtDataPtr(ix.q.c)), scale: (*C.float)(lib.AtDataPtr(ix.scale.c)),
 		qsum: (*C.int32_t)(lib.AtDataPtr(ix.qsum.c)),
 		xq:   xq, xu: xu, sx: (*C.float)(unsafe.Pointer(unsafe.SliceData(sx))),
 	}

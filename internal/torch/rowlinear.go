@@ -309,7 +309,7 @@ type rowJob struct {
 // rowSeg is one weight of a job: its chunks are first… of the job's, and
 // write columns col… of y.
 type rowSeg struct {
-	w, b                 *C.float
+	w, b                *C.float
 	N, rows, col, first int64
 }
 
