@@ -18,7 +18,8 @@
 # the bench venv), FAMILIES_ONLY=decode|train (run one mode only; the
 # summary shows 0 for the other), FAMILIES_MODELS (space-separated config
 # names, default "smollm2-135m qwen2.5-0.5b"), FAMILIES_STEPS (timed training
-# steps per run, default 3), GOLAMINI_CACHE.
+# steps per run, default 3), FAMILIES_TRAIN_ONE_THREAD=1 (also train on one
+# thread; by default training runs on every core only), GOLAMINI_CACHE.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -64,8 +65,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
       # shellcheck disable=SC2046
       record "$cfg $mode golamini" "$out/families" -config "$f" -mode "$mode" -override "$override" $(gflags "${extra[@]}")
       # shellcheck disable=SC2046
-      record "$cfg $mode golamini 1 thread" "$out/families" -config "$f" -mode "$mode" -override "$override" -threads 1 $(gflags "${extra[@]}")
-      record "$cfg $mode hf 1 thread" "$PY" bench/families/hf_families.py --config "$f" --mode "$mode" --override "$override" --threads 1 "${extra[@]}"
+      # Training on one thread of a multi-core machine is slower for both sides and
+      # takes the longest: measured only with FAMILIES_TRAIN_ONE_THREAD=1.
+      one=1; [[ "$mode" == train && "${FAMILIES_TRAIN_ONE_THREAD:-0}" != 1 ]] && one=0
+      ((one)) && record "$cfg $mode golamini 1 thread" "$out/families" -config "$f" -mode "$mode" -override "$override" -threads 1 $(gflags "${extra[@]}")
+      ((one)) && record "$cfg $mode hf 1 thread" "$PY" bench/families/hf_families.py --config "$f" --mode "$mode" --override "$override" --threads 1 "${extra[@]}"
       record "$cfg $mode hf default threads" "$PY" bench/families/hf_families.py --config "$f" --mode "$mode" --override "$override" "${extra[@]}"
     done
   done
@@ -93,7 +97,8 @@ for cfg in sys.argv[3].split():
         hd = best.get(f"{cfg} {mode} hf default threads", 0)
         hf = max(h1, hd)
         ratio = f"{g / hf:.2f}×" if hf else "–"
-        print(f"| {cfg} | {mode} | {g0:.1f} | {g1:.1f} | {h1:.1f} | {hd:.1f} | {ratio} |")
+        v = lambda x: f"{x:.1f}" if x else "–"
+        print(f"| {cfg} | {mode} | {v(g0)} | {v(g1)} | {v(h1)} | {v(hd)} | {ratio} |")
 print("""
 Speed paths on these families: a decoding step runs each layer's q/k/v projections as one row-shared job
 (RowLinearCat, the weights read in place), Qwen3's q/k norms, rotary, cache write and grouped-query attention
