@@ -483,6 +483,28 @@ func (e *Engine) useAdapter(m *model.Model) error {
 	return nil
 }
 
+// sparse reports whether most of the batch cache's columns are gaps: rows
+// that joined late or finished leave columns every other row skips, and each
+// decoding step attends over all e.big.Len columns of every row, so the
+// gaps cost as much memory traffic as live tokens. Compacting once the
+// columns are more than twice the longest row (plus a margin) copies at most
+// each row's live columns, and happens at most once every that many steps,
+// so it costs less than the attention over gaps it saves.
+func (e *Engine) sparse() bool {
+	var live int64
+	for _, sq := range e.rows {
+		var n int64
+		for _, r := range sq.runs {
+			n += r.Len
+		}
+		live = max(live, n)
+	}
+	return e.big.Len > 2*live+compactMargin
+}
+
+// compactMargin keeps short rows from compacting every few steps.
+const compactMargin = 64
+
 // compact moves every row's columns to the left of the batch cache.
 func (e *Engine) compact() error {
 	var top int64
@@ -501,7 +523,7 @@ func (e *Engine) compact() error {
 
 // decode feeds every row its last token and picks the next.
 func (e *Engine) decode(m *model.Model) error {
-	if e.big.Len+1 > e.big.Capacity {
+	if e.big.Len+1 > e.big.Capacity || e.sparse() {
 		if err := e.compact(); err != nil {
 			return err
 		}
