@@ -502,6 +502,17 @@ func (e *Engine) sparse() bool {
 	return e.big.Len > 2*live+compactMargin
 }
 
+// dense reports whether every row's columns are exactly 0…L−1 and its next
+// position is L, so that no mask and no explicit positions are needed.
+func (e *Engine) dense(L int64) bool {
+	for _, sq := range e.rows {
+		if len(sq.runs) != 1 || sq.runs[0].Start != 0 || sq.runs[0].Len != L || sq.pos != L {
+			return false
+		}
+	}
+	return true
+}
+
 // compactMargin keeps short rows from compacting every few steps.
 const compactMargin = 64
 
@@ -564,7 +575,14 @@ func (e *Engine) decode(m *model.Model) error {
 		return err
 	}
 	defer view.Free()
-	h := m.Forward(s, s.Int64(ids, int64(n), 1), model.Pass{Cache: view, Positions: s.Int64(pos, int64(n), 1), Mask: mask}) // [n, 1, H]
+	pass := model.Pass{Cache: view, Positions: s.Int64(pos, int64(n), 1), Mask: mask}
+	if e.dense(L) {
+		// Every row holds columns 0…L−1 and sits at position L: the step is
+		// plain incremental decoding, which takes the model's fused one-token
+		// path (a lone client's every step) instead of the masked one.
+		pass = model.Pass{Cache: view}
+	}
+	h := m.Forward(s, s.Int64(ids, int64(n), 1), pass) // [n, 1, H]
 	lg := m.Logits(s, h)                                                                                                    // [n, 1, V]
 	if err := s.Err(); err != nil {
 		return fmt.Errorf("serve: decode step over %d rows: %w", n, err)

@@ -300,3 +300,23 @@ func TestJoinAtFullCache(t *testing.T) {
 	}
 	d.do(func(*model.Model) error { e.big.Free(); e.tmp.Free(); return nil })
 }
+
+// TestLoneRowEqualsAlone: requests sent one after another each decode alone
+// in the batch, with every column theirs, so the engine takes the model's
+// plain (unmasked, fused) decoding step; the text still equals generation
+// alone.
+func TestLoneRowEqualsAlone(t *testing.T) {
+	d := loadDemo(t)
+	e := NewEngine(d.do, d.tok, d.m.Config, DefaultEngineOptions(), nil)
+	defer e.Close()
+	for i, p := range testPrompts[:4] {
+		want := d.tok.Decode(d.alone(t, d.tok.Encode(p), 20+i), true)
+		j, err := e.Submit(context.Background(), &Request{Prompt: d.tok.Encode(p), N: 1, MaxTokens: 20 + i, Logprobs: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, finals, _, _ := collect(t, j); finals[0] != want {
+			t.Errorf("prompt %d: served alone %q, generated alone %q", i, finals[0], want)
+		}
+	}
+}
