@@ -583,21 +583,46 @@ func (e *Engine) decode(m *model.Model) error {
 		pass = model.Pass{Cache: view}
 	}
 	h := m.Forward(s, s.Int64(ids, int64(n), 1), pass) // [n, 1, H]
-	lg := m.Logits(s, h)                                                                                                    // [n, 1, V]
-	if err := s.Err(); err != nil {
-		return fmt.Errorf("serve: decode step over %d rows: %w", n, err)
+	greedy := true
+	for _, sq := range e.rows {
+		greedy = greedy && sq.greedyOnly()
 	}
-	logits, err := lg.Float32s()
-	if err != nil {
-		return fmt.Errorf("serve: decode step: %w", err)
-	}
-	e.big.Len = view.Len
-	V := len(logits) / n
-	for i, sq := range e.rows {
-		sq.addColumn(L)
-		sq.pos++
-		if sq.advance(e, logits[i*V:(i+1)*V]) {
-			sq.finished = true
+	if greedy {
+		// Only the largest logit of each row is wanted: Greedy screens the
+		// output projection instead of computing and copying every logit.
+		g := m.Greedy(s, h) // [n]
+		if err := s.Err(); err != nil {
+			return fmt.Errorf("serve: decode step over %d rows: %w", n, err)
+		}
+		picked, err := g.Int64s()
+		if err != nil {
+			return fmt.Errorf("serve: decode step: %w", err)
+		}
+		e.big.Len = view.Len
+		for i, sq := range e.rows {
+			sq.addColumn(L)
+			sq.pos++
+			if sq.accept(e, int(picked[i]), nil) {
+				sq.finished = true
+			}
+		}
+	} else {
+		lg := m.Logits(s, h) // [n, 1, V]
+		if err := s.Err(); err != nil {
+			return fmt.Errorf("serve: decode step over %d rows: %w", n, err)
+		}
+		logits, err := lg.Float32s()
+		if err != nil {
+			return fmt.Errorf("serve: decode step: %w", err)
+		}
+		e.big.Len = view.Len
+		V := len(logits) / n
+		for i, sq := range e.rows {
+			sq.addColumn(L)
+			sq.pos++
+			if sq.advance(e, logits[i*V:(i+1)*V]) {
+				sq.finished = true
+			}
 		}
 	}
 	for i := 0; i < len(e.rows); {

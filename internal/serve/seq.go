@@ -91,6 +91,22 @@ func (s *seq) advance(e *Engine, logits []float32) bool {
 		logits = masked
 	}
 	id := generate.Pick(logits, nil, &s.opts, s.rng)
+	return s.accept(e, id, lp)
+}
+
+// greedyOnly reports whether the row's next token is the largest logit and
+// nothing else of the logits is wanted (no log-probabilities, no grammar, no
+// penalty), so the decoding step may pick it with Model.Greedy.
+func (s *seq) greedyOnly() bool {
+	r := s.job.req
+	return r.Logprobs < 0 && r.Constraint == nil && s.opts.Temperature == 0 && s.opts.RepetitionPenalty == 1
+}
+
+// accept takes id as the row's next token (lp: the row's log-probabilities
+// when the request asked for them), reports it, and says whether the
+// choice ended.
+func (s *seq) accept(e *Engine, id int, lp []float32) bool {
+	r := s.job.req
 	s.out = append(s.out, id)
 	s.last = id
 	s.job.completion++
