@@ -12,6 +12,7 @@ import (
 
 	"github.com/golamini/golamini/internal/checkpoint"
 	"github.com/golamini/golamini/internal/gguf"
+	"github.com/golamini/golamini/internal/testutil"
 )
 
 // TestNewFromRealGGUF loads the real SmolLM2-135M-Instruct GGUF (fetched by
@@ -19,7 +20,7 @@ import (
 // path and through a directory holding it, and asks it the question whose
 // greedy answer transformers gives on the same file.
 func TestNewFromRealGGUF(t *testing.T) {
-	path := realSmolLM2(t)
+	path := testutil.SmolLM2GGUF(t)
 	t.Setenv("GOLAMINI_CACHE", t.TempDir())
 	dir := t.TempDir()
 	if err := os.Symlink(path, filepath.Join(dir, "smollm2.gguf")); err != nil {
@@ -102,7 +103,7 @@ func TestExportGGUF(t *testing.T) {
 // template), and Chat answers the question whose greedy answer transformers
 // gives on the same file, stopping at <|im_end|>.
 func TestChatFromRealGGUF(t *testing.T) {
-	path := realSmolLM2(t)
+	path := testutil.SmolLM2GGUF(t)
 	t.Setenv("GOLAMINI_CACHE", t.TempDir())
 	r, err := New(path)
 	if err != nil {
@@ -184,27 +185,4 @@ func TestChatFromRealGGUF(t *testing.T) {
 	if answer != "The capital of France is Paris." {
 		t.Errorf("Chat answered %q, transformers (greedy, same file) gives %q", answer, "The capital of France is Paris.")
 	}
-}
-
-// realSmolLM2 is the real SmolLM2-135M-Instruct GGUF that
-// scripts/smollm2-gguf fetches ($GOLAMINI_SMOLLM2_GGUF overrides); absent,
-// the test skips, except under CI=true, where make test has fetched it.
-func realSmolLM2(t *testing.T) string {
-	t.Helper()
-	path := os.Getenv("GOLAMINI_SMOLLM2_GGUF")
-	if path == "" {
-		cache := os.Getenv("GOLAMINI_CACHE")
-		if cache == "" {
-			base, _ := os.UserCacheDir()
-			cache = filepath.Join(base, "golamini")
-		}
-		path = filepath.Join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
-	}
-	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("the real SmolLM2 GGUF is absent (scripts/smollm2-gguf fetches it): %v", err)
-	}
-	return path
 }

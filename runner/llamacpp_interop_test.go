@@ -12,6 +12,7 @@ import (
 
 	"github.com/golamini/golamini/internal/chat"
 	"github.com/golamini/golamini/internal/model"
+	"github.com/golamini/golamini/internal/testutil"
 	"github.com/golamini/golamini/internal/torch"
 	"github.com/golamini/golamini/internal/train"
 )
@@ -63,7 +64,8 @@ func TestExportGGUFLlamaCpp(t *testing.T) {
 		{"tiny-llama3-rope", newInteropLlamaDir(t, `"rope_parameters": {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0,
 			"low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64}`), 12, true},
 	}
-	if p := optionalSmolLM2(); p != "" {
+	// Opt-in test: an absent real model only narrows it.
+	if p := testutil.SmolLM2GGUFPath(); fileExists(p) {
 		models = append(models, modelCase{"smollm2-135m-instruct", p, 16, false})
 	} else {
 		t.Log("the real SmolLM2 GGUF is absent (scripts/smollm2-gguf fetches it): only the tiny model is checked")
@@ -197,23 +199,6 @@ func newInteropLlamaDir(t *testing.T, fields string) string {
 // the rounding of its weights to the type.
 var llamaCppTolerance = map[string]float64{"f16": 0.01, "bf16": 0.05, "q8_0": 0.15}
 
-// optionalSmolLM2 is the real SmolLM2 GGUF's path, or "" when it is absent
-// (this test is opt-in, so its absence only narrows it).
-func optionalSmolLM2() string {
-	path := os.Getenv("GOLAMINI_SMOLLM2_GGUF")
-	if path == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return ""
-		}
-		path = filepath.Join(base, "golamini", "SmolLM2-135M-Instruct.Q4_1.gguf")
-	}
-	if _, err := os.Stat(path); err != nil {
-		return ""
-	}
-	return path
-}
-
 type llamaCppResult struct {
 	NVocab       int    `json:"n_vocab"`
 	Greedy       []int  `json:"greedy"`
@@ -302,4 +287,9 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

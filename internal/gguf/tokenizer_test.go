@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"sort"
 	"testing"
+
+	"github.com/golamini/golamini/internal/testutil"
 )
 
 // diffJSON reports where two decoded JSON values differ.
@@ -109,7 +111,7 @@ func TestHFTokenizerMatchesTransformers(t *testing.T) {
 // TestRealSmolLM2Tokenizer compares the real file's tokenizer with the one
 // transformers 5.24 built from it and saved (../shared/data/tokenizers/smollm2).
 func TestRealSmolLM2Tokenizer(t *testing.T) {
-	path := smolLM2Path(t)
+	path := testutil.SmolLM2GGUF(t)
 	shared := os.Getenv("GOLAMINI_SHARED")
 	if shared == "" {
 		shared = filepath.Join("..", "..", "..", "shared")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/golamini/golamini/internal/testutil"
@@ -59,38 +58,11 @@ func TestGGUFLogitsMatchTransformers(t *testing.T) {
 	}
 }
 
-// smolLM2GGUF is the real SmolLM2-135M-Instruct GGUF scripts/smollm2-gguf
-// fetches ($GOLAMINI_SMOLLM2_GGUF overrides); absent, the test skips (fails
-// under CI=true, where make test fetches it).
-func smolLM2GGUF(t *testing.T) string {
-	t.Helper()
-	p := os.Getenv("GOLAMINI_SMOLLM2_GGUF")
-	if p == "" {
-		cache := os.Getenv("GOLAMINI_CACHE")
-		if cache == "" {
-			base := os.Getenv("XDG_CACHE_HOME")
-			if base == "" {
-				home, _ := os.UserHomeDir()
-				base = filepath.Join(home, ".cache")
-			}
-			cache = filepath.Join(base, "golamini")
-		}
-		p = filepath.Join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("the real SmolLM2 GGUF is absent (scripts/smollm2-gguf fetches it): %v", err)
-	}
-	return p
-}
-
 // TestGGUFRealSmolLM2Logits loads the real Q4_1/Q8_0 SmolLM2 GGUF and
 // compares its logits on a chat prompt with transformers' (columns at each
 // position's top 5 and a few fixed ones, and the log-sum-exp of each row).
 func TestGGUFRealSmolLM2Logits(t *testing.T) {
-	path := smolLM2GGUF(t)
+	path := testutil.SmolLM2GGUF(t)
 	b, err := os.ReadFile(testutil.Testdata(t, "gguf", "smollm2_hf.json"))
 	if err != nil {
 		t.Fatal(err)

