@@ -84,10 +84,8 @@ func DecodeAttentionOK(qkv, cos, sin *Tensor, rot int, kCache, vCache *Tensor, p
 		}
 		ts = append(ts, cos, sin)
 	}
-	for _, t := range ts {
-		if t.c == nil || t.Device() != CPU || t.DType() != Float32 || !lib.AtIsContiguous(t.c) {
-			return false
-		}
+	if !fusedInputsOK(ts) {
+		return false
 	}
 	cs, vs, qs := kCache.Shape(), vCache.Shape(), qkv.Shape()
 	if len(cs) != 4 || fmt.Sprint(cs) != fmt.Sprint(vs) || len(qs) != 3 {
@@ -97,20 +95,7 @@ func DecodeAttentionOK(qkv, cos, sin *Tensor, rot int, kCache, vCache *Tensor, p
 	if qs[0] != B || qs[1] != 1 || qs[2] != 3*nh*hs || past < 0 || past >= capacity || int64(rot) > hs || rot%2 != 0 {
 		return false
 	}
-	if rot > 0 {
-		ct, st := cos.Shape(), sin.Shape()
-		if len(ct) != 2 || fmt.Sprint(ct) != fmt.Sprint(st) || ct[1] != hs || past >= ct[0] {
-			return false
-		}
-	}
-	if gradEnabled() {
-		for _, t := range ts {
-			if t.RequiresGrad() {
-				return false
-			}
-		}
-	}
-	return true
+	return rotaryTablesOK(cos, sin, rot, hs, past) && !needsGrad(ts)
 }
 
 // DecodeAttentionGrouped is DecodeAttention for the Llama-style families:
@@ -194,10 +179,8 @@ func DecodeAttentionGroupedOK(qkv, cos, sin *Tensor, rot int, qNorm, kNorm, kCac
 	if qNorm != nil {
 		ts = append(ts, qNorm, kNorm)
 	}
-	for _, t := range ts {
-		if t.c == nil || t.Device() != CPU || t.DType() != Float32 || !lib.AtIsContiguous(t.c) {
-			return false
-		}
+	if !fusedInputsOK(ts) {
+		return false
 	}
 	cs, vs, qs := kCache.Shape(), vCache.Shape(), qkv.Shape()
 	if len(cs) != 4 || fmt.Sprint(cs) != fmt.Sprint(vs) || len(qs) != 3 {
@@ -216,18 +199,40 @@ func DecodeAttentionGroupedOK(qkv, cos, sin *Tensor, rot int, qNorm, kNorm, kCac
 			return false
 		}
 	}
-	if rot > 0 {
-		ct, st := cos.Shape(), sin.Shape()
-		if len(ct) != 2 || fmt.Sprint(ct) != fmt.Sprint(st) || ct[1] != hs || past >= ct[0] {
+	return rotaryTablesOK(cos, sin, rot, hs, past) && !needsGrad(ts)
+}
+
+// fusedInputsOK reports whether the fused decode calls can read ts in place:
+// defined, contiguous float32 tensors on the CPU.
+func fusedInputsOK(ts []*Tensor) bool {
+	for _, t := range ts {
+		if t.c == nil || t.Device() != CPU || t.DType() != Float32 || !lib.AtIsContiguous(t.c) {
 			return false
 		}
 	}
-	if gradEnabled() {
-		for _, t := range ts {
-			if t.RequiresGrad() {
-				return false
-			}
+	return true
+}
+
+// rotaryTablesOK reports whether cos and sin [positions, hs] cover position
+// past for rot rotary dimensions (rot 0: no rotary, no tables needed).
+func rotaryTablesOK(cos, sin *Tensor, rot int, hs, past int64) bool {
+	if rot == 0 {
+		return true
+	}
+	ct, st := cos.Shape(), sin.Shape()
+	return len(ct) == 2 && fmt.Sprint(ct) == fmt.Sprint(st) && ct[1] == hs && past < ct[0]
+}
+
+// needsGrad reports whether autograd would have to see a call on ts: the
+// fused calls record no graph.
+func needsGrad(ts []*Tensor) bool {
+	if !gradEnabled() {
+		return false
+	}
+	for _, t := range ts {
+		if t.RequiresGrad() {
+			return true
 		}
 	}
-	return true
+	return false
 }
