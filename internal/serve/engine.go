@@ -587,43 +587,40 @@ func (e *Engine) decode(m *model.Model) error {
 	for _, sq := range e.rows {
 		greedy = greedy && sq.greedyOnly()
 	}
+	// Only the largest logit of each row is wanted when every row is greedy:
+	// Greedy screens the output projection instead of computing and copying
+	// every logit.
+	var out *torch.Tensor
 	if greedy {
-		// Only the largest logit of each row is wanted: Greedy screens the
-		// output projection instead of computing and copying every logit.
-		g := m.Greedy(s, h) // [n]
-		if err := s.Err(); err != nil {
-			return fmt.Errorf("serve: decode step over %d rows: %w", n, err)
-		}
-		picked, err := g.Int64s()
-		if err != nil {
-			return fmt.Errorf("serve: decode step: %w", err)
-		}
-		e.big.Len = view.Len
-		for i, sq := range e.rows {
-			sq.addColumn(L)
-			sq.pos++
-			if sq.accept(e, int(picked[i]), nil) {
-				sq.finished = true
-			}
-		}
+		out = m.Greedy(s, h) // [n]
 	} else {
-		lg := m.Logits(s, h) // [n, 1, V]
-		if err := s.Err(); err != nil {
-			return fmt.Errorf("serve: decode step over %d rows: %w", n, err)
+		out = m.Logits(s, h) // [n, 1, V]
+	}
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("serve: decode step over %d rows: %w", n, err)
+	}
+	var picked []int64
+	var logits []float32
+	if greedy {
+		picked, err = out.Int64s()
+	} else {
+		logits, err = out.Float32s()
+	}
+	if err != nil {
+		return fmt.Errorf("serve: decode step: %w", err)
+	}
+	e.big.Len = view.Len
+	V := len(logits) / n
+	for i, sq := range e.rows {
+		sq.addColumn(L)
+		sq.pos++
+		var done bool
+		if greedy {
+			done = sq.accept(e, int(picked[i]), nil)
+		} else {
+			done = sq.advance(e, logits[i*V:(i+1)*V])
 		}
-		logits, err := lg.Float32s()
-		if err != nil {
-			return fmt.Errorf("serve: decode step: %w", err)
-		}
-		e.big.Len = view.Len
-		V := len(logits) / n
-		for i, sq := range e.rows {
-			sq.addColumn(L)
-			sq.pos++
-			if sq.advance(e, logits[i*V:(i+1)*V]) {
-				sq.finished = true
-			}
-		}
+		sq.finished = sq.finished || done
 	}
 	for i := 0; i < len(e.rows); {
 		if e.rows[i].finished {
