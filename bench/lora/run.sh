@@ -27,18 +27,20 @@ fi
 go build -o "$out/lora" ./bench/lora
 results="$out/results.jsonl"
 : > "$results"
+# record IMPL COMMAND...: the command's JSON line, or an error line naming IMPL and the shape.
+record() {
+  local impl="$1" line; shift
+  if line="$("$@" 2> "$out/last.err")"; then echo "$line" >> "$results"
+  else echo "{\"impl\": \"$impl\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
+}
 for ((r = 1; r <= ROUNDS; r++)); do
   for shape in $SHAPES; do
     goargs=()
     for a in "${ARGS[@]}"; do goargs+=("${a/#--/-}"); done
     # golamini first, then HF: each a fresh process, so peak RSS is its own.
-    if line="$("$out/lora" -shape "$shape" "${goargs[@]}" 2> "$out/last.err")"; then echo "$line" >> "$results"
-    else echo "{\"impl\": \"golamini\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
-
-    if line="$("$out/lora" -frozen -shape "$shape" "${goargs[@]}" 2> "$out/last.err")"; then echo "$line" >> "$results"
-    else echo "{\"impl\": \"golamini-frozen\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
-    if line="$("$PY" bench/lora/hf_lora.py --shape "$shape" "${ARGS[@]}" 2> "$out/last.err")"; then echo "$line" >> "$results"
-    else echo "{\"impl\": \"hf-peft\", \"shape\": \"$shape\", \"error\": $(tail -1 "$out/last.err" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" >> "$results"; fi
+    record golamini "$out/lora" -shape "$shape" "${goargs[@]}"
+    record golamini-frozen "$out/lora" -frozen -shape "$shape" "${goargs[@]}"
+    record hf-peft "$PY" bench/lora/hf_lora.py --shape "$shape" "${ARGS[@]}"
   done
 done
 python3 - "$results" <<'PY'
