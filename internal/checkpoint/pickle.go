@@ -305,6 +305,22 @@ func decodeLong(b []byte) (int64, error) {
 	return int64(binary.LittleEndian.Uint64(buf[:])), nil
 }
 
+// memoIndex reads the memo index of a GET or PUT opcode: one byte after the
+// short form, four after the long form, a decimal line after the text form.
+func (u *unpickler) memoIndex(op, short, long byte) (uint64, error) {
+	switch op {
+	case short:
+		return u.uint(1)
+	case long:
+		return u.uint(4)
+	}
+	s, err := u.line()
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(s, 10, 64)
+}
+
 func (u *unpickler) memoGet(i uint64) error {
 	v, ok := u.memo[i]
 	if !ok {
@@ -603,19 +619,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 
 	// Memo.
 	case 'q', 'r', 'p': // BINPUT, LONG_BINPUT, PUT
-		var i uint64
-		var err error
-		switch op {
-		case 'q':
-			i, err = u.uint(1)
-		case 'r':
-			i, err = u.uint(4)
-		default:
-			var s string
-			if s, err = u.line(); err == nil {
-				i, err = strconv.ParseUint(s, 10, 64)
-			}
-		}
+		i, err := u.memoIndex(op, 'q', 'r')
 		if err != nil {
 			return false, err
 		}
@@ -623,19 +627,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 	case 0x94: // MEMOIZE
 		return false, u.memoPut(uint64(len(u.memo)))
 	case 'h', 'j', 'g': // BINGET, LONG_BINGET, GET
-		var i uint64
-		var err error
-		switch op {
-		case 'h':
-			i, err = u.uint(1)
-		case 'j':
-			i, err = u.uint(4)
-		default:
-			var s string
-			if s, err = u.line(); err == nil {
-				i, err = strconv.ParseUint(s, 10, 64)
-			}
-		}
+		i, err := u.memoIndex(op, 'h', 'j')
 		if err != nil {
 			return false, err
 		}
