@@ -6,9 +6,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -144,60 +141,9 @@ func TestFamilySavedModelLoadsInTransformers(t *testing.T) {
 			dir := t.TempDir()
 			a := reproArgs(dir, "adamw", 1e-2, 2, 1, 2)
 			trainFamily(t, name, a, tokenized(g.Rows[:4]))
-			ids := g.Rows[0]
-			var want []float32
-			var class string
-			err := torch.Do(context.Background(), func() error {
-				m, err := model.Load(context.Background(), dir, model.DefaultLoadOptions())
-				if err != nil {
-					return err
-				}
-				defer m.Free()
-				class = m.Config.Family()
-				defer torch.NoGrad()()
-				s := torch.NewScope()
-				defer s.Close()
-				in := make([]int64, len(ids))
-				for i, id := range ids {
-					in[i] = int64(id)
-				}
-				lg := m.Logits(s, m.Forward(s, s.Int64(in, 1, int64(len(in))), model.Pass{}))
-				if err := s.Err(); err != nil {
-					return err
-				}
-				want, err = lg.Float32s()
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			args := []string{filepath.Join(testutil.RepoRoot(t), "scripts", "reference", "check_saved_model.py"), dir}
-			for _, id := range ids {
-				args = append(args, strconv.Itoa(id))
-			}
-			cmd := exec.Command(py, args...)
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("from_pretrained failed: %v\n%s", err, stderr.String())
-			}
-			var got struct {
-				Class  string      `json:"class"`
-				Logits [][]float64 `json:"logits"`
-			}
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatal(err)
-			}
-			V := len(want) / len(ids)
-			var maxDiff float64
-			for i := range got.Logits {
-				for j := range got.Logits[i] {
-					maxDiff = math.Max(maxDiff, math.Abs(got.Logits[i][j]-float64(want[i*V+j])))
-				}
-			}
-			if got.Class != class || maxDiff > 1e-4 {
-				t.Errorf("transformers loaded %s (ours %s), max |logit diff| %g", got.Class, class, maxDiff)
+			ours, hf, maxDiff := compareWithTransformers(t, py, dir, g.Rows[0])
+			if hf != ours || maxDiff > 1e-4 {
+				t.Errorf("transformers loaded %s (ours %s), max |logit diff| %g", hf, ours, maxDiff)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/golamini/golamini/internal/model"
@@ -45,7 +46,18 @@ func TestSavedModelLoadsInTransformers(t *testing.T) {
 	if _, _, err := trainLosses(t, a, tokenized(g.Rows[:4]), g.EOS); err != nil {
 		t.Fatal(err)
 	}
-	ids := g.Rows[0][:10]
+	ours, hf, maxDiff := compareWithTransformers(t, py, dir, g.Rows[0][:10])
+	if ours != "GPTNeoXForCausalLM" || hf != ours || maxDiff > 1e-4 {
+		t.Errorf("transformers loaded %s (ours %s), max |logit diff| %g", hf, ours, maxDiff)
+	}
+}
+
+// compareWithTransformers loads the model directory dir here and with
+// transformers' from_pretrained (scripts/reference/check_saved_model.py run by
+// py) and returns both sides' architecture names and the largest difference
+// between their logits for ids.
+func compareWithTransformers(t *testing.T, py, dir string, ids []int) (ours, hf string, maxDiff float64) {
+	t.Helper()
 	var want []float32
 	err := torch.Do(context.Background(), func() error {
 		m, err := model.Load(context.Background(), dir, model.DefaultLoadOptions())
@@ -53,6 +65,7 @@ func TestSavedModelLoadsInTransformers(t *testing.T) {
 			return err
 		}
 		defer m.Free()
+		ours = m.Config.Family()
 		defer torch.NoGrad()()
 		s := torch.NewScope()
 		defer s.Close()
@@ -74,9 +87,12 @@ func TestSavedModelLoadsInTransformers(t *testing.T) {
 	for _, id := range ids {
 		args = append(args, strconv.Itoa(id))
 	}
-	out, err := exec.Command(py, args...).Output()
+	cmd := exec.Command(py, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("from_pretrained failed: %v", err)
+		t.Fatalf("from_pretrained failed: %v\n%s", err, stderr.String())
 	}
 	var got struct {
 		Class  string      `json:"class"`
@@ -86,13 +102,10 @@ func TestSavedModelLoadsInTransformers(t *testing.T) {
 		t.Fatal(err)
 	}
 	V := len(want) / len(ids)
-	var maxDiff float64
 	for i := range got.Logits {
 		for j := range got.Logits[i] {
 			maxDiff = math.Max(maxDiff, math.Abs(got.Logits[i][j]-float64(want[i*V+j])))
 		}
 	}
-	if got.Class != "GPTNeoXForCausalLM" || maxDiff > 1e-4 {
-		t.Errorf("transformers loaded %s, max |logit diff| %g", got.Class, maxDiff)
-	}
+	return ours, got.Class, maxDiff
 }
