@@ -24,11 +24,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	system := fs.String("system", "", "interactive: a system message to start the conversation with")
 	d := runner.DefaultChatOptions()
 	maxNew := fs.Int("max-new-tokens", d.MaxNewTokens, "most tokens per reply")
-	temp := fs.Float64("temperature", 0, "sampling temperature; 0 is greedy")
-	topK := fs.Int("top-k", 0, "sample from the K most likely tokens (0 = off)")
-	topP := fs.Float64("top-p", 1, "nucleus sampling mass (1 = off)")
-	rep := fs.Float64("repetition-penalty", 1, "penalty for repeated tokens (1 = off)")
-	seed := fs.Uint64("seed", 0, "sampling seed")
+	sampling := samplingFlags(fs)
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
 	dtype := fs.String("dtype", "float32", "float32, float16 or bfloat16")
 	asJSON := fs.Bool("json", false, `read one exchange per stdin line, {"messages": [...], "tools": [...], ...} (other keys are template variables), and write {"text": "<reply>"} per line`)
@@ -57,7 +53,8 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	defer r.Close()
 	o := d
-	o.MaxNewTokens, o.Temperature, o.TopK, o.TopP, o.RepetitionPenalty, o.Seed = *maxNew, *temp, *topK, *topP, *rep, *seed
+	o.MaxNewTokens = *maxNew
+	sampling(&o.GenerateOptions)
 	// Fail before reading input when the model has no template.
 	if _, err := r.ChatPrompt([]runner.Message{{Role: "user", Content: ""}}, o); err != nil {
 		return err

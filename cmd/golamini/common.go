@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"io"
 	"os"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
+
+	"github.com/golamini/golamini/runner"
 )
 
 // newLogger writes zerolog lines to stderr: human-readable on a terminal,
@@ -28,4 +31,17 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// samplingFlags defines the sampling flags that infer and chat share and
+// returns a function that copies their parsed values into options.
+func samplingFlags(fs *flag.FlagSet) func(o *runner.GenerateOptions) {
+	temp := fs.Float64("temperature", 0, "sampling temperature; 0 is greedy")
+	topK := fs.Int("top-k", 0, "sample from the K most likely tokens (0 = off)")
+	topP := fs.Float64("top-p", 1, "nucleus sampling mass (1 = off)")
+	rep := fs.Float64("repetition-penalty", 1, "penalty for repeated tokens (1 = off)")
+	seed := fs.Uint64("seed", 0, "sampling seed")
+	return func(o *runner.GenerateOptions) {
+		o.Temperature, o.TopK, o.TopP, o.RepetitionPenalty, o.Seed = *temp, *topK, *topP, *rep, *seed
+	}
 }

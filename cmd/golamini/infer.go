@@ -19,11 +19,7 @@ func runInfer(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	d := runner.DefaultGenerateOptions()
 	maxNew := fs.Int("max-new-tokens", d.MaxNewTokens, "most tokens to generate")
 	maxIn := fs.Int("max-input-tokens", d.MaxInputTokens, "truncate the prompt from the left to this many tokens")
-	temp := fs.Float64("temperature", 0, "sampling temperature; 0 is greedy")
-	topK := fs.Int("top-k", 0, "sample from the K most likely tokens (0 = off)")
-	topP := fs.Float64("top-p", 1, "nucleus sampling mass (1 = off)")
-	rep := fs.Float64("repetition-penalty", 1, "penalty for repeated tokens (1 = off)")
-	seed := fs.Uint64("seed", 0, "sampling seed")
+	sampling := samplingFlags(fs)
 	noEOS := fs.Bool("ignore-eos", false, "keep generating past the end-of-text token")
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
 	dtype := fs.String("dtype", "float32", "float32, float16 or bfloat16")
@@ -47,8 +43,8 @@ func runInfer(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer r.Close()
-	o := runner.GenerateOptions{MaxNewTokens: *maxNew, MaxInputTokens: *maxIn, Temperature: *temp, TopK: *topK,
-		TopP: *topP, RepetitionPenalty: *rep, StopAtEOS: !*noEOS, Seed: *seed}
+	o := runner.GenerateOptions{MaxNewTokens: *maxNew, MaxInputTokens: *maxIn, StopAtEOS: !*noEOS}
+	sampling(&o)
 	if *stream && !*asJSON {
 		_, err := r.InferStream(ctx, *prompt, o, func(p string) bool { fmt.Fprint(stdout, p); return true })
 		fmt.Fprintln(stdout)
