@@ -10,6 +10,7 @@ import (
 
 	"github.com/golamini/golamini/internal/chat"
 	"github.com/golamini/golamini/internal/generate"
+	"github.com/golamini/golamini/internal/model"
 	"github.com/golamini/golamini/internal/tokenizer"
 )
 
@@ -66,16 +67,28 @@ func (r *Runner) chatTemplate(name string, tools bool) (*chat.Template, error) {
 	return t, nil
 }
 
-// EndOfTurnIDs are the tokens that end an assistant turn: the tokenizer's
+// EndOfTurnIDs are the tokens that end an assistant turn: the tokens every
+// generation stops at (see GenerateOptions.StopAtEOS): the tokenizer's
 // eos_token and generation_config.json's eos_token_id (a list for many
 // instruct models), the ids transformers' generate stops at.
 func (r *Runner) EndOfTurnIDs() ([]int, error) {
-	set, err := chat.Load(r.dir)
+	return slices.Clone(r.eosIDs), nil
+}
+
+// stopIDs are the ids generation stops at: the tokenizer's eos_token, then
+// generation_config.json's eos_token_id or, when that file does not set it,
+// config.json's (transformers derives the generation config from the model
+// config then).
+func stopIDs(dir string, tokEOS int, cfg model.Config) ([]int, error) {
+	gen, found, err := chat.GenerationEOSIDs(dir)
 	if err != nil {
-		return nil, fmt.Errorf("runner: %w", err)
+		return nil, err
 	}
-	ids := []int{r.tok.EOSID()}
-	for _, id := range set.EOSIDs {
+	if !found {
+		gen = cfg.EOSIDs()
+	}
+	ids := []int{tokEOS}
+	for _, id := range gen {
 		if !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}

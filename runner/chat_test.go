@@ -102,6 +102,23 @@ func TestChat(t *testing.T) {
 	if want := r.Tokenizer().DecodeTransformers(g[0].NewIDs[:2], true); err != nil || short != want {
 		t.Errorf("stopped reply %q, want %q (%v)", short, want, err)
 	}
+	// Plain generation stops there too (with the id), as transformers' generate
+	// stops at every eos_token_id of generation_config.json; not without StopAtEOS.
+	for _, atEOS := range []bool{true, false} {
+		go_ := o.GenerateOptions
+		go_.StopAtEOS = atEOS
+		g2, err := r2.Generate(ctx, []string{prompt}, go_)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := g[0].NewIDs
+		if atEOS {
+			want = want[:3]
+		}
+		if !slices.Equal(g2[0].NewIDs, want) {
+			t.Errorf("StopAtEOS %v: new ids %v, want %v", atEOS, g2[0].NewIDs, want)
+		}
+	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

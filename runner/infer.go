@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -27,7 +28,9 @@ type GenerateOptions struct {
 	TopP float64
 	// RepetitionPenalty > 1 discourages repeating tokens (1 = off).
 	RepetitionPenalty float64
-	// StopAtEOS ends generation at the end-of-text token (default true).
+	// StopAtEOS ends generation at the end-of-text token (default true): the
+	// tokenizer's eos_token and every eos_token_id of generation_config.json
+	// (or config.json), as transformers' generate stops (see EndOfTurnIDs).
 	StopAtEOS bool
 	// StopStrings end generation when the output contains one; the output
 	// is cut before it.
@@ -222,6 +225,10 @@ func (r *Runner) generateIDsWith(ctx context.Context, m *model.Model, ids [][]in
 		MaxNewTokens: o.MaxNewTokens, Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP,
 		RepetitionPenalty: o.RepetitionPenalty, StopAtEOS: o.StopAtEOS, EOSID: r.tok.EOSID(),
 		StopStrings: o.StopStrings, StopIDs: o.StopTokenIDs, Seed: o.Seed, UseCache: true,
+	}
+	if o.StopAtEOS {
+		// Models such as Llama 3 instruct list several end ids.
+		go_.StopIDs = append(slices.Clone(o.StopTokenIDs), r.eosIDs...)
 	}
 	if go_.Seed == 0 {
 		go_.Seed = r.opts.Seed

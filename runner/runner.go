@@ -109,6 +109,7 @@ type Runner struct {
 	dtype  torch.DType
 	tok    *tokenizer.Tokenizer
 	cfg    model.Config
+	eosIDs []int // the ids generation stops at (stopIDs)
 	life   context.Context // cancelled by Close
 	stop   context.CancelFunc
 
@@ -187,6 +188,10 @@ func newRunner(ctx context.Context, modelPath string, opts ...Option) (*Runner, 
 	if r.tok.VocabSize() > r.cfg.VocabSize {
 		r.Close()
 		return nil, fmt.Errorf("runner: tokenizer has %d ids but the model's vocab_size is %d", r.tok.VocabSize(), r.cfg.VocabSize)
+	}
+	if r.eosIDs, err = stopIDs(r.dir, r.tok.EOSID(), r.cfg); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("runner: %w", err)
 	}
 	r.log.Info().Str("model", modelPath).Str("dir", r.dir).Str("device", r.device.String()).
 		Str("dtype", r.dtype.String()).Int64("parameters", r.cfg.NumParameters(false)).

@@ -141,16 +141,29 @@ func Load(dir string) (*Set, error) {
 	case cfgTemplates != nil:
 		s.Templates = cfgTemplates
 	}
-	raw, path, err := readJSONObject(filepath.Join(dir, "generation_config.json"))
-	if err != nil {
+	if s.EOSIDs, _, err = GenerationEOSIDs(dir); err != nil {
 		return nil, err
 	}
-	if v, ok := raw["eos_token_id"]; ok {
-		if s.EOSIDs, err = intOrList(v); err != nil {
-			return nil, fmt.Errorf("%s: field \"eos_token_id\": %w", path, err)
-		}
-	}
 	return s, nil
+}
+
+// GenerationEOSIDs reads eos_token_id (a number or a list) from dir's
+// generation_config.json, the ids transformers' generate stops at. found is
+// false when the file or the field is absent (generate then falls back to
+// config.json's eos_token_id).
+func GenerationEOSIDs(dir string) (ids []int, found bool, err error) {
+	raw, path, err := readJSONObject(filepath.Join(dir, "generation_config.json"))
+	if err != nil {
+		return nil, false, err
+	}
+	v, ok := raw["eos_token_id"]
+	if !ok {
+		return nil, false, nil
+	}
+	if ids, err = intOrList(v); err != nil {
+		return nil, false, fmt.Errorf("%s: field \"eos_token_id\": %w", path, err)
+	}
+	return ids, true, nil
 }
 
 // FromSource makes a Set holding one template, e.g. the
