@@ -21,6 +21,7 @@ type goldenCase struct {
 	Vars                map[string]json.RawMessage `json:"vars"`
 	Text                *string                    `json:"text"`
 	Error               string                     `json:"error"`
+	Overflow            string                     `json:"overflow"` // the sandbox refused a range() longer than maxRange
 	IDs                 []int                      `json:"ids"`
 	AssistantSpans      [][2]int                   `json:"assistant_spans"`
 }
@@ -109,6 +110,12 @@ func TestRenderMatchesTransformers(t *testing.T) {
 			var raised *RaisedError
 			if !errors.Is(err, ErrTemplate) || !errors.As(err, &raised) || raised.Message != c.Error {
 				t.Errorf("%s: want raise_exception %q, got %q, %v", name, c.Error, got, err)
+			}
+			continue
+		}
+		if c.Overflow != "" {
+			if !errors.Is(err, ErrTemplate) || !strings.Contains(err.Error(), "range too big") {
+				t.Errorf("%s: want the sandbox's %q, got %q, %v", name, c.Overflow, got, err)
 			}
 			continue
 		}

@@ -136,6 +136,9 @@ func (t *Template) addGlobals(data map[string]jinja.Value) {
 			return jinja.NewString(strftime(args[0].AsString(), now())), nil
 		})
 	}
+	if _, ok := data["range"]; !ok {
+		data["range"] = jinja.NewCallable("range", sandboxRange)
+	}
 	if _, ok := data["raise_exception"]; !ok {
 		data["raise_exception"] = jinja.NewCallable("raise_exception", func(args []jinja.Value, _ map[string]jinja.Value) (jinja.Value, error) {
 			msg := "raise_exception called"

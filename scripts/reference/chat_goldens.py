@@ -11,6 +11,7 @@ Each case: {"template": name, "name", "messages", "add_generation_prompt", "tool
   ids:   apply_chat_template(..., tokenize=True) for the real tokenizers (checked here to equal
          tokenizer(text, add_special_tokens=False)), so `golamini tokenize --chat` is checked too
   error: the message of the TemplateError a template raised (raise_exception), when it raised
+  overflow: the message of the OverflowError the sandbox raised (range() longer than MAX_RANGE)
   assistant_mask: 1 for the tokens of ids inside assistant_spans, as transformers marks a
          {% generation %} block's tokens (char_to_token of its first and last characters)
   assistant_spans: for conversations with assistant turns (real templates only), the character
@@ -143,6 +144,13 @@ TEMPLATES = {
         "{# a comment #}\n"
         "{{ 'tail' if messages|length > 1 else 'short' }}{{ ['a', 'b'] | join(' ') }}{{ [3, 1, 2] | sort | join }}{{ 'abc' | capitalize }}{{ ('x' ~ 1) }}"
     ),
+    # range() as transformers' sandboxed environment gives it (jinja2.sandbox's safe_range, at most
+    # MAX_RANGE = 100000 items; a longer range raises OverflowError, recorded as "overflow").
+    "range": (
+        "{% for r in [range(5), range(2, 10, 3), range(10, 0, -3), range(-5), range(3, 3), range(5, 1),"
+        " range(0, -7, -2), range(true), range(-3, 4, 2)] %}{{ r | list | tojson }};{% endfor %}"
+        "{{ range(n) | length }}"
+    ),
 }
 
 TEMPLATE_CASES = [
@@ -153,6 +161,8 @@ TEMPLATE_CASES = [
     ("raise_exception", [U1], [False], None, None),
     ("macro_and_whitespace", [SYS, U1], [True, False], None, None),
     ("macro_and_whitespace", [U1], [False], None, None),
+    ("range", [U1], [False], None, {"n": 100000}),
+    ("range", [U1], [False], None, {"n": 100001}),
 ]
 
 
@@ -232,6 +242,8 @@ def main():
                 row["text"] = render(tok, messages, agp, tools, extra, chat_template=TEMPLATES[name])
             except jinja2.exceptions.TemplateError as e:
                 row["error"] = str(e)
+            except OverflowError as e:
+                row["overflow"] = str(e)
             cases.append(row)
     # The real SmolLM2 GGUF (scripts/smollm2-gguf): transformers' GGUF loader gives the same template and
     # special tokens as the smollm2 directory, so its cases are the smollm2 cases.
