@@ -52,29 +52,17 @@ func ReadChatJSONLines(path string) ([]Conversation, error) {
 // used in errors.
 func ScanChatJSONLines(ctx context.Context, r io.Reader, name string) ([]Conversation, error) {
 	var out []Conversation
-	lr := newLineReader(r)
-	for {
-		line, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	err := eachJSONLine(ctx, r, name, func(line []byte, n int) error {
+		c, err := parseChatLine(line, name, n)
 		if err != nil {
-			return nil, fmt.Errorf("data: reading %s after line %d: %w", name, lr.line, err)
-		}
-		if isBlank(line) {
-			continue
-		}
-		if len(out)%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("data: reading %s stopped at line %d: %w", name, lr.line, err)
-			}
-		}
-		c, err := parseChatLine(line, name, lr.line)
-		if err != nil {
-			return nil, err
+			return err
 		}
 		c.Row = len(out)
 		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, inputErr(name, 0, "", ErrEmpty, "the file holds no JSON lines")

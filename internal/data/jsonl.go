@@ -53,37 +53,22 @@ func ReadJSONLines(path, inputKey, outputKey string) ([]Example, LoadStats, erro
 func ScanJSONLines(ctx context.Context, r io.Reader, name, inputKey, outputKey string, fn func(Example) error) (LoadStats, error) {
 	inputKey, outputKey = keys(inputKey, outputKey)
 	var st LoadStats
-	lr := newLineReader(r)
-	for {
-		line, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	err := eachJSONLine(ctx, r, name, func(line []byte, n int) error {
+		ex, err := parseJSONLine(line, name, n, inputKey, outputKey)
 		if err != nil {
-			return st, fmt.Errorf("data: reading %s after line %d: %w", name, lr.line, err)
-		}
-		if isBlank(line) {
-			continue
-		}
-		if st.Rows%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return st, fmt.Errorf("data: reading %s stopped at line %d: %w", name, lr.line, err)
-			}
-		}
-		ex, err := parseJSONLine(line, name, lr.line, inputKey, outputKey)
-		if err != nil {
-			return st, err
+			return err
 		}
 		ex.Row = st.Rows
 		st.Rows++
 		if ex.Input == "" && ex.Output == "" {
 			st.Skipped++
-			st.SkippedLines = append(st.SkippedLines, lr.line)
-			continue
+			st.SkippedLines = append(st.SkippedLines, n)
+			return nil
 		}
-		if err := fn(ex); err != nil {
-			return st, err
-		}
+		return fn(ex)
+	})
+	if err != nil {
+		return st, err
 	}
 	if st.Rows == 0 {
 		return st, inputErr(name, 0, "", ErrEmpty, "the file holds no JSON lines")

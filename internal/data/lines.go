@@ -3,7 +3,9 @@ package data
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -74,4 +76,33 @@ func skipBOM(r io.Reader) (*bufio.Reader, error) {
 		}
 	}
 	return br, nil
+}
+
+// eachJSONLine calls fn with every line of r that is not blank and its
+// 1-based line number, checking ctx every ctxCheckEvery such lines; name is
+// the file name used in errors. An error from fn stops the scan and is
+// returned as is.
+func eachJSONLine(ctx context.Context, r io.Reader, name string, fn func(line []byte, n int) error) error {
+	lr := newLineReader(r)
+	for seen := 0; ; {
+		line, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("data: reading %s after line %d: %w", name, lr.line, err)
+		}
+		if isBlank(line) {
+			continue
+		}
+		if seen%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("data: reading %s stopped at line %d: %w", name, lr.line, err)
+			}
+		}
+		seen++
+		if err := fn(line, lr.line); err != nil {
+			return err
+		}
+	}
 }
