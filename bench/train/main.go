@@ -55,6 +55,7 @@ func main() {
 		fs.IntVar(&o.seq, "seq", 512, "tokens per row")
 		fs.StringVar(&o.variant, "variant", "new", "what to time: new (fused loss head and AdamW) or old (materialised logits, op-by-op AdamW)")
 		fs.StringVar(&o.trace, "trace", "", "write libtorch's operator trace of the last step to this file (chrome://tracing JSON)")
+		fs.StringVar(&o.config, "config", "", "config.json of the model shape to profile (random weights; default pythia-70m)")
 		run = func() error { return runProfile(o) }
 	case "epoch":
 		o := epochOptions{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"time"
 
 	"github.com/golamini/golamini/internal/data"
@@ -15,6 +16,7 @@ type profileOptions struct {
 	steps, batch, seq int
 	variant           string
 	trace             string // chrome://tracing file of libtorch's operators for the last step ("" = none)
+	config            string // config.json of the shape to profile ("" = pythia-70m)
 }
 
 // phases accumulates wall and CPU seconds per phase of a step.
@@ -69,8 +71,18 @@ func runProfile(o profileOptions) error {
 	rows := randomRows((o.steps+1)*o.batch, o.seq, 1)
 	p := newPhases()
 	var losses []float64
+	cfg := model.Pythia70M()
+	if o.config != "" {
+		b, err := os.ReadFile(o.config)
+		if err != nil {
+			return err
+		}
+		if cfg, err = model.ParseConfig(b, o.config); err != nil {
+			return err
+		}
+	}
 	err := torch.Do(context.Background(), func() error {
-		m, err := model.NewRandom(model.Pythia70M(), model.DefaultLoadOptions(), 1)
+		m, err := model.NewRandom(cfg, model.DefaultLoadOptions(), 1)
 		if err != nil {
 			return err
 		}
