@@ -4,7 +4,12 @@
 // weights, greedy decoding at batch 1 with a KV cache, and training tokens/s
 // with AdamW through the real Trainer. It prints one JSON line.
 //
-//	families -config testdata/families/configs/smollm2-135m.json -mode decode|train [-override JSON]
+//	families -config testdata/families/configs/smollm2-135m.json -mode decode|train|floor [-override JSON]
+//
+// -mode floor prints the training step's matrix-product floor instead
+// (bench/internal/floor): the step's FLOPs, each product shape's GFLOP/s
+// as libtorch runs it at this thread count, and the step time and tokens/s
+// no implementation on this libtorch can beat.
 package main
 
 import (
@@ -18,6 +23,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/golamini/golamini/bench/internal/floor"
 	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/generate"
 	"github.com/golamini/golamini/internal/model"
@@ -28,12 +34,12 @@ import (
 func main() {
 	cfgPath := flag.String("config", "", "config.json whose shape to build (random weights)")
 	override := flag.String("override", "", "JSON object of config fields to replace (smaller smoke runs)")
-	mode := flag.String("mode", "decode", "decode or train")
+	mode := flag.String("mode", "decode", "decode, train or floor (the training step's matrix-product floor)")
 	newTokens := flag.Int("new-tokens", 128, "decode: tokens to generate")
 	promptLen := flag.Int("prompt", 16, "decode: prompt length")
 	batch := flag.Int("batch", 4, "train: rows per step")
 	seq := flag.Int("seq", 512, "train: tokens per row")
-	steps := flag.Int("steps", 3, "train: timed steps (after one warm-up step)")
+	steps := flag.Int("steps", 3, "train: timed steps (after one warm-up step); floor: timings per product shape")
 	reps := flag.Int("reps", 3, "decode: repetitions (best is reported)")
 	threads := flag.Int("threads", 0, "libtorch intra-op threads (0: default)")
 	flag.Parse()
@@ -80,6 +86,13 @@ func run(cfgPath, override, mode string, newTokens, promptLen, batch, seq, steps
 		n, err := torch.NumThreads()
 		if err != nil {
 			return err
+		}
+		if mode == "floor" {
+			rep, err := floor.Measure(cfg, floor.Step{Batch: batch, Seq: seq, Mode: floor.Full}, steps)
+			if err != nil {
+				return err
+			}
+			return json.NewEncoder(os.Stdout).Encode(map[string]any{"impl": "floor", "family": cfg.Family(), "mode": "floor", "floor": rep})
 		}
 		m, err := model.NewRandom(cfg, model.DefaultLoadOptions(), 1)
 		if err != nil {

@@ -11,6 +11,10 @@
 #           HF with 1 thread and with torch's default;
 #   train   AdamW, batch 4 × 512 tokens, clipping at 1.0, best of 3 steps after
 #           one warm-up step; HF as a plain PyTorch loop, both thread settings.
+#   floor   (with train) the training step's matrix-product floor: its FLOPs
+#           counted from the config, each product shape timed with libtorch
+#           at golamini's thread count, and what fraction of that floor's
+#           tokens/s golamini and HF reach (families -mode floor).
 #
 # Environment: FAMILIES_ROUNDS (default 2), FAMILIES_TINY=1 (a smoke run: the
 # same configs shrunk to 2 layers × 64 hidden, vocab 512, 16 new tokens,
@@ -71,6 +75,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
       ((one)) && record "$cfg $mode golamini 1 thread" "$out/families" -config "$f" -mode "$mode" -override "$override" -threads 1 $(gflags "${extra[@]}")
       ((one)) && record "$cfg $mode hf 1 thread" "$PY" bench/families/hf_families.py --config "$f" --mode "$mode" --override "$override" --threads 1 "${extra[@]}"
       record "$cfg $mode hf default threads" "$PY" bench/families/hf_families.py --config "$f" --mode "$mode" --override "$override" "${extra[@]}"
+      # The training step's matrix-product floor at golamini's thread count.
+      # shellcheck disable=SC2046
+      [[ "$mode" == train ]] && record "$cfg floor" "$out/families" -config "$f" -mode floor -override "$override" $(gflags "${extra[@]}")
     done
   done
 done
@@ -78,9 +85,14 @@ done
 python3 - "$out/results.jsonl" "${FAMILIES_TINY:-0}" "$MODELS" "$MODES" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-best = {}
+best, floors = {}, {}
 for r in rows:
     k = r["label"]
+    if "floor" in r["result"]:
+        f = r["result"]["floor"]
+        if k not in floors or f["floor_tokens_per_s"] > floors[k]["floor_tokens_per_s"]:
+            floors[k] = f
+        continue
     best[k] = max(best.get(k, 0), r["result"]["tokens_per_s"])
 print("## Llama-style families: golamini vs transformers 5.24 / torch 2.15" + (" (TINY smoke run: shapes shrunk, not the real models)" if sys.argv[2] == "1" else ""))
 print()
@@ -99,6 +111,38 @@ for cfg in sys.argv[3].split():
         ratio = f"{g / hf:.2f}×" if hf else "–"
         v = lambda x: f"{x:.1f}" if x else "–"
         print(f"| {cfg} | {mode} | {v(g0)} | {v(g1)} | {v(h1)} | {v(hd)} | {ratio} |")
+if floors:
+    print("""
+### What bounds training: the matrix-product floor
+
+Each training step's matrix products counted from the config (`bench/internal/floor`: every linear's forward, dX and
+dW, attention's QKᵀ, P·V and their four backward products over the causal half, the loss head in golamini's chunks),
+each product shape timed with libtorch 2.1's matmul at golamini's thread count (best of 3), summed as FLOPs/rate. No
+implementation running these products on this libtorch finishes a step faster; norms, activations, softmax and
+AdamW only add to it. HF runs torch 2.15, whose GEMMs may be faster than the floor's.
+""")
+    print("| model | threads | GFLOP per step | probe GFLOP/s (mean) | floor step s | floor tokens/s | golamini tokens/s (of floor) | HF tokens/s (of floor) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for cfg in sys.argv[3].split():
+        f = floors.get(f"{cfg} floor")
+        if not f:
+            continue
+        g = max(best.get(f"{cfg} train golamini", 0), best.get(f"{cfg} train golamini 1 thread", 0))
+        h = max(best.get(f"{cfg} train hf 1 thread", 0), best.get(f"{cfg} train hf default threads", 0))
+        ft = f["floor_tokens_per_s"]
+        of = lambda x: f"{x:.1f} ({100 * x / ft:.0f}%)" if x else "–"
+        print(f"| {cfg} | {f['threads']} | {f['flops_per_step'] / 1e9:.4g} | {f['mean_gflop_s']:.1f} | {f['floor_step_s']:.2f} | {ft:.1f} | {of(g)} | {of(h)} |")
+    for cfg in sys.argv[3].split():
+        f = floors.get(f"{cfg} floor")
+        if not f:
+            continue
+        print(f"\n<details><summary>{cfg}: the step's products (batch {f['batch']} × {f['seq']}; ᵀ: a transposed view of the stored operand)</summary>\n")
+        print("| product | shape | per step | GFLOP per step | probe GFLOP/s | floor s |")
+        print("|---|---|---|---|---|---|")
+        for l in f["products"]:
+            half = " (causal half)" if l.get("fraction") else ""
+            print(f"| {l['product']}{half} | {l['shape']} | {l['count']} | {l['gflop_per_step']:.4g} | {l['probe_gflop_s']:.1f} | {l['floor_s']:.4f} |")
+        print("\n</details>")
 print("""
 Speed paths on these families: a decoding step runs each layer's q/k/v projections as one row-shared job
 (RowLinearCat, the weights read in place), Qwen3's q/k norms, rotary, cache write and grouped-query attention

@@ -17,6 +17,11 @@
 // a gradient, so backward carries the activations' gradients through every
 // layer (as LoRA's must) but computes no weight gradient and no optimizer
 // step. LoRA's step time minus this one is what the adapter path costs.
+//
+// With -floor nothing trains: it prints the matrix-product floor of both
+// steps (bench/internal/floor): each step's FLOPs, each product shape's
+// GFLOP/s as libtorch runs it at this thread count, and the step time and
+// tokens/s no implementation on this libtorch can beat.
 package main
 
 import (
@@ -34,6 +39,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/golamini/golamini/bench/internal/floor"
 	"github.com/golamini/golamini/internal/data"
 	"github.com/golamini/golamini/internal/lora"
 	"github.com/golamini/golamini/internal/model"
@@ -84,6 +90,7 @@ func main() {
 	threads := flag.Int("threads", 0, "libtorch intra-op threads (0: libtorch's default)")
 	ckpt := flag.Bool("gradient-checkpointing", false, "recompute each block in backward")
 	frozen := flag.Bool("frozen", false, "time forward and backward through the frozen model without an adapter")
+	floorOnly := flag.Bool("floor", false, "print the matrix-product floor of the LoRA and the -frozen step (-steps timings per shape)")
 	flag.Parse()
 	if *threads > 0 {
 		if err := torch.SetNumThreads(*threads); err != nil {
@@ -94,6 +101,9 @@ func main() {
 	do := func() error { return run(*name, *r, *batch, *seq, *steps, *warmup, *ckpt) }
 	if *frozen {
 		do = func() error { return runFrozen(*name, *batch, *seq, *steps, *warmup) }
+	}
+	if *floorOnly {
+		do = func() error { return runFloor(*name, *r, *batch, *seq, *steps) }
 	}
 	if err := do(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/lora:", err)
@@ -247,6 +257,48 @@ func runFrozen(name string, batch, seq, steps, warmup int) error {
 	}
 	return report(map[string]any{"impl": "golamini-frozen", "shape": name, "batch": batch, "seq": seq, "peak_rss_mb": hwm},
 		wall[1:], cpu[1:], warmup, steps)
+}
+
+// runFloor prints the floors of the LoRA step and the -frozen step in one
+// JSON line (the two share most product shapes; each is probed once).
+func runFloor(name string, r, batch, seq, runs int) error {
+	cfg, targets, err := shape(name)
+	if err != nil {
+		return err
+	}
+	steps := map[string]floor.Step{
+		"lora":   {Batch: batch, Seq: seq, Mode: floor.LoRA, LoRARank: r, LoRATargets: targets},
+		"frozen": {Batch: batch, Seq: seq, Mode: floor.Frozen},
+	}
+	out := map[string]any{"impl": "floor", "shape": name, "r": r, "batch": batch, "seq": seq}
+	err = torch.Do(context.Background(), func() error {
+		counted := map[string][]floor.Product{}
+		var all []floor.Product
+		for k, st := range steps {
+			ps, err := floor.Count(cfg, st)
+			if err != nil {
+				return err
+			}
+			counted[k] = ps
+			all = append(all, ps...)
+		}
+		rates, err := floor.Probe(all, runs)
+		if err != nil {
+			return err
+		}
+		for k, st := range steps {
+			rep, err := floor.Summarize(st, counted[k], rates)
+			if err != nil {
+				return err
+			}
+			out[k] = rep
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
 }
 
 func minOf(v []float64) float64 {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/lora/run.sh: LoRA training speed and memory of golamini against HF transformers 5.24 + PEFT 0.21 on torch
 # 2.15, side by side in one run, interleaved round by round. Prints a markdown table on stdout; raw JSON lines go to
-# bench/out/lora/. bench/run.sh runs it with the other bench/*/run.sh.
+# bench/out/lora/. bench/run.sh runs it with the other bench/*/run.sh. Each round also prints the matrix-product floor
+# of the LoRA and the frozen step (bench/lora -floor) and what fraction of it golamini and PEFT reach.
 #
 #   bench/lora/run.sh                        (pythia-410m- and Qwen2.5-0.5B-shaped, r 16 on attention, 4 × 512)
 #   LORA_BENCH_TINY=1 bench/lora/run.sh      (a smoke run at a tiny size: checks the pipeline, numbers mean nothing)
@@ -41,11 +42,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
     record golamini "$out/lora" -shape "$shape" "${goargs[@]}"
     record golamini-frozen "$out/lora" -frozen -shape "$shape" "${goargs[@]}"
     record hf-peft "$PY" bench/lora/hf_lora.py --shape "$shape" "${ARGS[@]}"
+    # The matrix-product floors of the LoRA and the frozen step at golamini's thread count.
+    record floor "$out/lora" -floor -shape "$shape" "${goargs[@]}"
   done
 done
 python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+floors = {}
+for r in rows:
+    if r["impl"] == "floor" and "error" not in r:
+        if r["shape"] not in floors or r["lora"]["floor_tokens_per_s"] > floors[r["shape"]]["lora"]["floor_tokens_per_s"]:
+            floors[r["shape"]] = r
+floor_errors = [r for r in rows if r["impl"] == "floor" and "error" in r]
+rows = [r for r in rows if r["impl"] != "floor"]
 ok = [r for r in rows if "error" not in r]
 if ok:
     print(f"### LoRA training (r {ok[0]['r']} on attention projections, AdamW, batch {ok[0]['batch']} × {ok[0]['seq']}, random fp32 weights, best of the rounds)\n")
@@ -79,4 +89,35 @@ if cost:
     print()
     for shape, (extra, step) in cost.items():
         print(f"- {shape}: LoRA step {step:.2f} s, of which {extra:.2f} s ({100 * extra / step:.0f}%) is the adapters' products, their gradients and AdamW over them")
+if floors or floor_errors:
+    print()
+    print("What bounds these steps: their matrix-product floor (`bench/lora -floor`, `bench/internal/floor`). Each step's")
+    print("products counted from the config (base linears' forward and, where the input needs a gradient, dX; the adapters'")
+    print("six products; attention's QKᵀ, P·V and four backward products over the causal half; the loss head's logits and")
+    print("dX in golamini's chunks), each shape timed with libtorch 2.1's matmul at golamini's thread count (best of the")
+    print("runs), summed as FLOPs/rate: no step on this libtorch is faster. HF runs torch 2.15, whose GEMMs may be faster.")
+    print()
+    print("| shape | step | threads | GFLOP per step | probe GFLOP/s (mean) | floor step s | floor tokens/s | golamini tokens/s (of floor) | HF PEFT tokens/s (of floor) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    def tps(shape, impl):
+        v = [r["tokens_per_s"] for r in rows if r["shape"] == shape and r["impl"] == impl and "tokens_per_s" in r]
+        return max(v) if v else 0
+    for shape, fr in floors.items():
+        for step, impl, hf in (("lora", "golamini", "hf-peft"), ("frozen", "golamini-frozen", None)):
+            f = fr[step]
+            ft = f["floor_tokens_per_s"]
+            of = lambda x: f"{x:.1f} ({100 * x / ft:.0f}%)" if x else "–"
+            name = f"LoRA r {fr['r']}" if step == "lora" else "frozen (no adapter)"
+            print(f"| {shape} | {name} | {f['threads']} | {f['flops_per_step'] / 1e9:.4g} | {f['mean_gflop_s']:.1f} | {f['floor_step_s']:.3f} | {ft:.1f} | {of(tps(shape, impl))} | {of(tps(shape, hf)) if hf else '–'} |")
+    for r in floor_errors:
+        print(f"| {r['shape']} | floor | error: {r['error']} | | | | | | |")
+    for shape, fr in floors.items():
+        f = fr["lora"]
+        print(f"\n<details><summary>{shape}: the LoRA step's products (batch {f['batch']} × {f['seq']}; ᵀ: a transposed view of the stored operand)</summary>\n")
+        print("| product | shape | per step | GFLOP per step | probe GFLOP/s | floor s |")
+        print("|---|---|---|---|---|---|")
+        for l in f["products"]:
+            half = " (causal half)" if l.get("fraction") else ""
+            print(f"| {l['product']}{half} | {l['shape']} | {l['count']} | {l['gflop_per_step']:.4g} | {l['probe_gflop_s']:.1f} | {l['floor_s']:.4f} |")
+        print("\n</details>")
 PY
