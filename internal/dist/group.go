@@ -46,6 +46,7 @@ type Group struct {
 	bucket  int64
 	timeout time.Duration
 	checks  int
+	gathers int
 }
 
 // Join connects to the group's store and process group. Rank 0 serves the
@@ -216,6 +217,30 @@ func (g *Group) Check(what map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// Gather collects every rank's b on rank 0 through the store: rank 0 gets
+// them in rank order, the other ranks nil (they do not wait for rank 0).
+// Every rank must call it, the same number of times. For small things
+// (a rank's data position, its RNG state), not tensors.
+func (g *Group) Gather(b []byte) ([][]byte, error) {
+	g.gathers++
+	key := func(r int) string { return fmt.Sprintf("gather/%d/%d", g.gathers, r) }
+	if err := g.store.Set(key(g.env.Rank), b); err != nil {
+		return nil, g.wrap("gather", err)
+	}
+	if g.env.Rank != 0 {
+		return nil, nil
+	}
+	out := make([][]byte, g.env.WorldSize)
+	for r := range out {
+		v, err := g.store.Get(key(r), g.timeout)
+		if err != nil {
+			return nil, g.wrap(fmt.Sprintf("gather rank %d's part", r), err)
+		}
+		out[r] = v
+	}
+	return out, nil
 }
 
 func short(s string) string {

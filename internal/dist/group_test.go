@@ -97,6 +97,34 @@ func TestGlooCollectives(t *testing.T) {
 	}
 }
 
+// Gather brings every rank's bytes to rank 0 in rank order, twice in a row
+// (the second call's parts are not the first's).
+func TestGather(t *testing.T) {
+	errs := joinAll(t, 3, func(g *Group) error {
+		for round := range 2 {
+			got, err := g.Gather([]byte(fmt.Sprintf("rank %d round %d", g.Rank(), round)))
+			if err != nil {
+				return err
+			}
+			if g.Rank() != 0 {
+				if got != nil {
+					return fmt.Errorf("rank %d got %q", g.Rank(), got)
+				}
+				continue
+			}
+			if want := fmt.Sprintf("[rank 0 round %d rank 1 round %d rank 2 round %d]", round, round, round); fmt.Sprintf("%s", got) != want {
+				return fmt.Errorf("round %d: %s, want %s", round, got, want)
+			}
+		}
+		return nil
+	})
+	for r, err := range errs {
+		if err != nil {
+			t.Errorf("rank %d: %v", r, err)
+		}
+	}
+}
+
 func TestCheckMismatch(t *testing.T) {
 	errs := joinAll(t, 2, func(g *Group) error {
 		return g.Check(map[string]string{"data": "abc", "args": fmt.Sprint("lr=", g.Rank())})
