@@ -129,6 +129,19 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 			t.Errorf("rng_state_%d.json: %v: %s", rank, err, b)
 		}
 	}
+	// Without rank 1's file (the state a crash between rank 0's rename and
+	// rank 1's write could leave before every rank's file went in ahead of
+	// the rename), resuming is refused, naming the file.
+	broken := filepath.Join(t.TempDir(), "checkpoint-2")
+	if err := os.CopyFS(broken, os.DirFS(filepath.Join(two, "checkpoint-2"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(broken, "rng_state_1.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := run(t, "", ddpArgs(t, t.TempDir(), 4, "--resume-from-checkpoint", broken)...); code == 0 || !strings.Contains(stderr, "rng_state_1.json is missing") {
+		t.Errorf("resume without rng_state_1.json: exit %d: %s", code, stderr)
+	}
 	// Resumed in one process with the per-device batch of the ranks and
 	// twice the accumulation (another world size, the same global batch):
 	// the same rows in each step, the same losses and weights.

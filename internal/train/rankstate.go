@@ -1,22 +1,32 @@
 package train
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 )
 
-// Per-rank checkpoint files. Rank 0 writes the checkpoint; then every rank
-// writes its own rng_state_<rank>.json into it (HF Trainer writes
-// rng_state_<rank>.pth per process the same way), and on resume each rank
-// reads back its own. The global position (trainer_progress.json) is in
-// rows of the epoch's order, which does not depend on the world size, so a
-// run resumed with another world size keeps the order of the global
-// batches; the rank files of the old world then have no rank to go to and
-// are only checked against it.
+// Per-rank checkpoint files. Every rank's rng_state_<rank>.json (HF Trainer
+// writes rng_state_<rank>.pth per process the same way) is in the
+// checkpoint before it becomes visible: each rank sends its state to rank 0
+// through the process group's store, rank 0 writes them all into the
+// temporary folder with the weights and renames it into place, and the
+// other ranks wait until it has. A crash at any point leaves either the
+// previous checkpoint or a complete new one, never one that lacks a rank's
+// file. On resume each rank reads back its own. The global position
+// (trainer_progress.json) is in rows of the epoch's order, which does not
+// depend on the world size, so a run resumed with another world size keeps
+// the order of the global batches; the rank files of the old world then
+// have no rank to go to and are only checked to be there.
 
 func rankStateName(rank int) string { return fmt.Sprintf("rng_state_%d.json", rank) }
+
+// ErrIncompleteCheckpoint is returned (wrapped) when a checkpoint lacks a
+// rank's rng_state_<rank>.json: it was not written by golamini's
+// crash-safe save (an older version, or files removed by hand).
+var ErrIncompleteCheckpoint = errors.New("incomplete checkpoint")
 
 // rank is this process's data-parallel rank (0 without Dist).
 func (r *run) rank() int {
@@ -33,30 +43,45 @@ func (r *run) rankState() rankState {
 		Sampler: r.sampler.State(), ShardOffset: r.rank() * pd, ShardSize: pd}
 }
 
-// writeRankState writes this rank's file into the checkpoint dir.
-func (r *run) writeRankState(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil { // another node's disk: rank 0 wrote the checkpoint elsewhere
-		return err
+// gatherRankStates returns every rank's rng_state file contents on rank 0
+// (in rank order) and nil on the others.
+func (r *run) gatherRankStates() ([][]byte, error) {
+	b, err := json.MarshalIndent(r.rankState(), "", "  ")
+	if err != nil {
+		return nil, err
 	}
-	return writeJSONAtomic(filepath.Join(dir, rankStateName(r.rank())), r.rankState())
+	b = append(b, '\n')
+	if r.t.Dist == nil {
+		return [][]byte{b}, nil
+	}
+	return r.t.Dist.Gather(b)
 }
 
-// shareCheckpoint runs on every rank after rank 0 has put checkpoint dir
-// in place: the other ranks add their files, and all wait until they have.
-func (r *run) shareCheckpoint(dir string) error {
+// checkpointWritten is every rank's wait until rank 0 has put checkpoint
+// dir in place (rank 0 calls it after the rename).
+func (r *run) checkpointWritten(dir string) error {
 	if r.t.Dist == nil {
 		return nil
 	}
 	if err := r.t.Dist.Barrier(); err != nil {
 		return fmt.Errorf("train: checkpoint %s: %w", dir, err)
 	}
-	if !r.isMain() {
-		if err := r.writeRankState(dir); err != nil {
-			return fmt.Errorf("train: checkpoint %s: rank %d: %w", dir, r.rank(), err)
+	return nil
+}
+
+// checkRankFiles checks that checkpoint dir holds the rng_state file of
+// every rank of the world that wrote it (p.WorldSize; 0 for checkpoints
+// older than the rank files, which have none).
+func checkRankFiles(dir string, p progress) error {
+	for rank := 0; rank < p.WorldSize; rank++ {
+		path := filepath.Join(dir, rankStateName(rank))
+		if _, err := os.Stat(path); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("train: resume from %s: %w: %s is missing (trainer_progress.json says %d ranks wrote it)",
+					dir, ErrIncompleteCheckpoint, rankStateName(rank), p.WorldSize)
+			}
+			return fmt.Errorf("train: resume from %s: %w", dir, err)
 		}
-	}
-	if err := r.t.Dist.Barrier(); err != nil {
-		return fmt.Errorf("train: checkpoint %s: %w", dir, err)
 	}
 	return nil
 }
@@ -71,9 +96,6 @@ func (r *run) resumeRank(dir string, p progress) error {
 	var st rankState
 	err := readJSON(path, &st)
 	if errors.Is(err, os.ErrNotExist) {
-		if p.WorldSize != 0 && p.WorldSize == r.world() {
-			return fmt.Errorf("train: resume from %s: %s is missing: the checkpoint is incomplete", dir, rankStateName(r.rank()))
-		}
 		return nil // an older checkpoint, or another world size with fewer ranks
 	}
 	if err != nil {

@@ -38,6 +38,9 @@ func (r *run) resumeOrReset() (string, error) {
 	if err := readJSON(filepath.Join(dir, progressFile), &p); err != nil {
 		return "", fmt.Errorf("train: resume from %s: %w", dir, err)
 	}
+	if err := checkRankFiles(dir, p); err != nil {
+		return "", err
+	}
 	if p.Optim != a.Optim {
 		return "", fmt.Errorf("train: resume from %s: it was trained with optim %q, not %q", dir, p.Optim, a.Optim)
 	}

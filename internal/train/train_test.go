@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -214,5 +215,65 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("final model does not load: %v", err)
+	}
+}
+
+// A checkpoint lacking a rank's rng_state file (one the crash-safe save
+// cannot leave: an older version's, or files removed by hand) is refused
+// with ErrIncompleteCheckpoint naming the file, whether this run has that
+// rank or not; with every file there it resumes, at another world size too.
+func TestResumeRefusesIncompleteCheckpoint(t *testing.T) {
+	g := loadTrainGoldens(t)
+	rows := tokenized(g.Rows[:8])
+	args := func(dir string) Args {
+		a := reproArgs(dir, "adamw", 1e-3, 2, 1, 3)
+		a.SaveStrategy, a.SaveSteps = "steps", 2
+		return a
+	}
+	first := t.TempDir()
+	if _, _, err := trainLosses(t, args(first), rows, g.EOS); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(first, "checkpoint-2")
+	resume := func() error {
+		a := args(t.TempDir())
+		a.ResumeFromCheckpoint = ck
+		_, _, err := trainLosses(t, a, rows, g.EOS)
+		return err
+	}
+	rank0, err := os.ReadFile(filepath.Join(ck, "rng_state_0.json"))
+	if err != nil {
+		t.Fatalf("the checkpoint has no rank file: %v", err)
+	}
+	// Rank 0's file missing.
+	if err := os.Remove(filepath.Join(ck, "rng_state_0.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := resume(); !errors.Is(err, ErrIncompleteCheckpoint) || !strings.Contains(err.Error(), "rng_state_0.json") {
+		t.Errorf("rng_state_0.json missing: %v, want ErrIncompleteCheckpoint naming it", err)
+	}
+	if err := os.WriteFile(filepath.Join(ck, "rng_state_0.json"), rank0, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Written by two ranks (per-device batch 1), rank 1's file missing: a
+	// one-process run has no rank 1 but still refuses it.
+	var p map[string]any
+	if err := readJSON(filepath.Join(ck, progressFile), &p); err != nil {
+		t.Fatal(err)
+	}
+	p["world_size"] = 2
+	if err := writeJSONAtomic(filepath.Join(ck, progressFile), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := resume(); !errors.Is(err, ErrIncompleteCheckpoint) || !strings.Contains(err.Error(), "rng_state_1.json") {
+		t.Errorf("rng_state_1.json missing: %v, want ErrIncompleteCheckpoint naming it", err)
+	}
+	// With rank 1's file there, it resumes at world size 1.
+	rank1 := strings.Replace(string(rank0), `"rank": 0`, `"rank": 1`, 1)
+	if err := os.WriteFile(filepath.Join(ck, "rng_state_1.json"), []byte(rank1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := resume(); err != nil {
+		t.Errorf("complete checkpoint of another world size: %v", err)
 	}
 }

@@ -510,8 +510,12 @@ func (r *run) saveCheckpoint() (string, error) {
 	if r.bestStep == step && r.state.BestMetric != nil {
 		r.state.BestModelCheckpoint = &final
 	}
+	states, err := r.gatherRankStates() // every rank's file goes in before the checkpoint is visible
+	if err != nil {
+		return "", fmt.Errorf("train: checkpoint %s: %w", final, err)
+	}
 	if !r.isMain() {
-		return final, r.shareCheckpoint(final) // rank 0 writes it; this rank adds its own file
+		return final, r.checkpointWritten(final) // rank 0 writes it
 	}
 	tmp, err := os.MkdirTemp(r.a.OutputDir, ".tmp-"+checkpointPrefix)
 	if err != nil {
@@ -532,8 +536,10 @@ func (r *run) saveCheckpoint() (string, error) {
 	_, r.prog.OptimStep = r.opt.slots()
 	r.prog.ElapsedSeconds = time.Since(r.start).Seconds()
 	r.prog.WorldSize, r.prog.GradAccum = r.world(), r.a.GradientAccumulationStep
-	if err := r.writeRankState(tmp); err != nil {
-		return fail(err)
+	for rank, b := range states {
+		if err := writeFileAtomic(filepath.Join(tmp, rankStateName(rank)), b); err != nil {
+			return fail(err)
+		}
 	}
 	r.state.GlobalStep, r.state.Epoch = step, r.epoch()
 	for name, v := range map[string]any{progressFile: r.prog, stateFile: r.state, argsFile: r.a} {
@@ -548,7 +554,7 @@ func (r *run) saveCheckpoint() (string, error) {
 		return fail(err)
 	}
 	r.t.Log.Info().Int("step", step).Str("path", final).Msg("checkpoint saved")
-	if err := r.shareCheckpoint(final); err != nil {
+	if err := r.checkpointWritten(final); err != nil {
 		return "", err
 	}
 	return final, r.rotate()
