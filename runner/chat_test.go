@@ -172,3 +172,33 @@ func TestServeChat(t *testing.T) {
 		t.Errorf("served %q, Chat %q (%v)", cr.Choices[0].Message.Content, want, err)
 	}
 }
+
+// A saved model keeps the source's chat_template.jinja (transformers 5's
+// place for it): the copy chats with the same prompt.
+func TestSaveModelKeepsChatTemplate(t *testing.T) {
+	dir := demoWithTemplate(t, map[string]string{"chat_template.jinja": demoTemplate})
+	r, err := New(dir, WithDevice("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out := filepath.Join(t.TempDir(), "saved")
+	if err := r.SaveModel(out, "float32"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "chat_template.jinja"))
+	if err != nil || string(b) != demoTemplate {
+		t.Fatalf("saved chat_template.jinja: %v: %q", err, b)
+	}
+	r2, err := New(out, WithDevice("cpu"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	msgs := []Message{{Role: "user", Content: "How do I train?"}}
+	p1, err1 := r.ChatPrompt(msgs, DefaultChatOptions())
+	p2, err2 := r2.ChatPrompt(msgs, DefaultChatOptions())
+	if err1 != nil || err2 != nil || p1 != p2 || p1 == "" {
+		t.Errorf("prompts %q (%v) and %q (%v)", p1, err1, p2, err2)
+	}
+}

@@ -44,12 +44,6 @@ func (r *Runner) ExportGGUF(ctx context.Context, path string, o GGUFOptions) err
 	if err := r.do(context.Background(), func(_ context.Context, m *model.Model) error { return train.WriteModelDir(tmp, m, r.dir) }); err != nil {
 		return fmt.Errorf("runner: export: %w", err)
 	}
-	// transformers 5 keeps the chat template beside tokenizer_config.json.
-	if b, err := os.ReadFile(filepath.Join(r.dir, "chat_template.jinja")); err == nil {
-		if err := os.WriteFile(filepath.Join(tmp, "chat_template.jinja"), b, 0o644); err != nil {
-			return fmt.Errorf("runner: export: %w", err)
-		}
-	}
 	opts := gguf.DefaultExportOptions()
 	opts.OutType, opts.Name = typ, o.Name
 	if opts.Name == "" {

@@ -28,11 +28,14 @@ const (
 )
 
 // tokenizerFiles are copied from the source model directory.
-var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"}
+// chat_template.jinja is where transformers 5 saves the chat template
+// (earlier versions kept it in tokenizer_config.json).
+var tokenizerFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "chat_template.jinja"}
 
 // WriteModelDir writes a HuggingFace model directory: config.json,
-// model.safetensors (the model's dtype), and the tokenizer and generation
-// files copied from srcDir. Files are written to temporaries and renamed.
+// model.safetensors (the model's dtype), and the tokenizer, chat template
+// and generation files copied from srcDir. Files are written to
+// temporaries and renamed.
 func WriteModelDir(dir string, m *model.Model, srcDir string) error {
 	return WriteModelDirAs(dir, m, srcDir, m.DType)
 }
