@@ -186,3 +186,35 @@ func TestChatFromRealGGUF(t *testing.T) {
 		t.Errorf("Chat answered %q, transformers (greedy, same file) gives %q", answer, "The capital of France is Paris.")
 	}
 }
+
+// The GGUF's model folder in the cache is keyed by gguf.HFDirLayout: a
+// folder written under another layout (a stale config.json here) is not
+// reused; the same layout reuses its own.
+func TestGGUFModelDirLayoutKey(t *testing.T) {
+	path := testutil.SmolLM2GGUF(t)
+	t.Setenv("GOLAMINI_CACHE", t.TempDir())
+	defer func(v int) { ggufDirLayout = v }(ggufDirLayout)
+	ggufDirLayout = gguf.HFDirLayout - 1
+	old, err := GGUFModelDir(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(old, "config.json"), []byte(`{"model_type": "stale"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ggufDirLayout = gguf.HFDirLayout
+	dir, err := GGUFModelDir(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir == old {
+		t.Fatalf("layout %d reuses layout %d's folder %s", gguf.HFDirLayout, gguf.HFDirLayout-1, dir)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil || !strings.Contains(string(b), `"llama"`) {
+		t.Errorf("config.json: %v: %.80s", err, b)
+	}
+	if again, err := GGUFModelDir(path); err != nil || again != dir {
+		t.Errorf("the same layout: %s, %v; want %s", again, err, dir)
+	}
+}

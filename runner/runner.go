@@ -232,7 +232,9 @@ func resolveModel(ctx context.Context, name string, o Options) (string, error) {
 // GGUFModelDir returns a model directory for a GGUF file: config.json and
 // the tokenizer files made from its metadata and a link to the file (see
 // gguf.WriteHFDir), under the cache folder, keyed by the file's path, size
-// and modification time so that a changed file gets a new one.
+// and modification time so that a changed file gets a new one, and by
+// gguf.HFDirLayout so that a golamini that maps the metadata differently
+// does not reuse a folder an older one wrote.
 func GGUFModelDir(path string) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -242,7 +244,7 @@ func GGUFModelDir(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("runner: %w", err)
 	}
-	key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d", abs, st.Size(), st.ModTime().UnixNano())))
+	key := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d\x00layout %d", abs, st.Size(), st.ModTime().UnixNano(), ggufDirLayout)))
 	cache := os.Getenv("GOLAMINI_CACHE")
 	if cache == "" {
 		base, err := os.UserCacheDir()
@@ -263,6 +265,9 @@ func GGUFModelDir(path string) (string, error) {
 	}
 	return dir, nil
 }
+
+// ggufDirLayout is gguf.HFDirLayout (a variable for tests).
+var ggufDirLayout = gguf.HFDirLayout
 
 func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
 	st, err := os.Stat(path)

@@ -9,6 +9,13 @@ import (
 // HFDirWeights is the name under which WriteHFDir links the GGUF file.
 const HFDirWeights = "model.gguf"
 
+// HFDirLayout is the version of what WriteHFDir writes (its files and their
+// contents: the config and tokenizer fields it maps from the metadata).
+// Caches of its folders key on it, so a golamini whose mapping changed
+// writes a new folder instead of reusing one made by an older mapping.
+// Raise it with every such change.
+const HFDirLayout = 2
+
 // WriteHFDir writes the HuggingFace side of a GGUF file into dir:
 // config.json, tokenizer.json, tokenizer_config.json (with the chat
 // template) and a symbolic link model.gguf to the file itself, whose
