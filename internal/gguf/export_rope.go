@@ -86,29 +86,40 @@ func exportRopeScaling(cfg map[string]any, headDim uint32) (ropeScaling, error) 
 		if th, ok := ropeTheta(cfg); ok {
 			base = th
 		}
-		factor := numOr("factor", 8)
-		lowF, highF := numOr("low_freq_factor", 1), numOr("high_freq_factor", 4)
-		oldCtx := numOr("original_max_position_embeddings", 8192)
-		lowWave, highWave := oldCtx/lowF, oldCtx/highF
-		dim := float64(headDim)
-		for i := 0; i < int(headDim); i += 2 {
-			// Computed in float32 as the converter's torch code does.
-			freq := float32(1) / float32(math.Pow(base, float64(float32(i)/float32(dim))))
-			wave := 2 * math.Pi / float64(freq)
-			var r float64
-			switch {
-			case wave < highWave:
-				r = 1
-			case wave > lowWave:
-				r = factor
-			default:
-				smooth := (oldCtx/wave - lowF) / (highF - lowF)
-				r = 1 / ((1-smooth)/factor + smooth)
-			}
-			out.freqs = append(out.freqs, float32(r))
-		}
+		out.freqs = llama3Freqs(base, int(headDim), numOr("factor", 8), numOr("low_freq_factor", 1),
+			numOr("high_freq_factor", 4), numOr("original_max_position_embeddings", 8192))
 	default:
 		return out, fmt.Errorf("%w: rope scaling type %q (llama.cpp's converter writes linear, yarn and llama3)", ErrUnsupported, typ)
 	}
 	return out, nil
+}
+
+// llama3Freqs is Llama 3's rope scaling as per-frequency divisors of the
+// inverse frequencies (rope_freqs.weight): 1 for wavelengths below
+// oldCtx/highF, factor above oldCtx/lowF, a smooth blend between.
+func llama3Freqs(base float64, headDim int, factor, lowF, highF, oldCtx float64) []float32 {
+	lowWave, highWave := oldCtx/lowF, oldCtx/highF
+	var freqs []float32
+	for i := 0; i < headDim; i += 2 {
+		wave := llama3Wave(base, i, headDim)
+		var r float64
+		switch {
+		case wave < highWave:
+			r = 1
+		case wave > lowWave:
+			r = factor
+		default:
+			smooth := (oldCtx/wave - lowF) / (highF - lowF)
+			r = 1 / ((1-smooth)/factor + smooth)
+		}
+		freqs = append(freqs, float32(r))
+	}
+	return freqs
+}
+
+// llama3Wave is the wavelength of inverse frequency i/2 of headDim,
+// computed in float32 as the converter's torch code does.
+func llama3Wave(base float64, i, headDim int) float64 {
+	freq := float32(1) / float32(math.Pow(base, float64(float32(i)/float32(headDim))))
+	return 2 * math.Pi / float64(freq)
 }

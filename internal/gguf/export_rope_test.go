@@ -80,7 +80,23 @@ func TestExportRopeScaling(t *testing.T) {
 			t.Errorf("rope_freqs.weight[%d] = %v, want %v", i, got[i], want[i])
 		}
 	}
-	// Our reader (and transformers') skip the tensor and still see the model.
+	// Read back, the tensor becomes llama3 rope_parameters that give the
+	// same divisors (head_dim 8 blends one frequency only, so other bounds
+	// than the original's fit it too), and the weights load.
+	cfg, err := f.HFConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, _ := cfg["rope_parameters"].(map[string]any)
+	if rp["rope_type"] != "llama3" || rp["factor"] != 8.0 || rp["low_freq_factor"] != 1.0 {
+		t.Fatalf("rope_parameters read back: %v", rp)
+	}
+	again := llama3Freqs(500000, 8, rp["factor"].(float64), 1, rp["high_freq_factor"].(float64), float64(rp["original_max_position_embeddings"].(int64)))
+	for i := range got {
+		if math.Abs(float64(again[i]-got[i])) > 1e-6*float64(got[i]) {
+			t.Errorf("divisor %d: %v from the parameters read back (%v), %v in the file", i, again[i], rp, got[i])
+		}
+	}
 	m, err := NewHFModel(f)
 	if err != nil {
 		t.Fatal(err)
@@ -111,5 +127,42 @@ func TestExportRopeScaling(t *testing.T) {
 	}
 	if _, statErr := os.Stat(out); statErr == nil {
 		t.Error("a file was written for an unsupported rope type")
+	}
+}
+
+// Llama 3.1's and 3.2's real shapes (head size 64 or 128, theta 500000)
+// blend several frequencies: their rope_freqs.weight gives back exactly the
+// config's parameters. Divisors no llama3 parameters produce are refused.
+func TestLlama3FromFreqs(t *testing.T) {
+	for _, c := range []struct {
+		headDim int
+		factor  float64
+	}{{128, 8}, {64, 32}, {128, 32}} {
+		freqs := llama3Freqs(500000, c.headDim, c.factor, 1, 4, 8192)
+		rp, err := llama3FromFreqs(freqs, 500000, c.headDim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]any{"rope_type": "llama3", "rope_theta": 500000.0, "factor": c.factor, "low_freq_factor": 1.0,
+			"high_freq_factor": 4.0, "original_max_position_embeddings": int64(8192)}
+		for k, v := range want {
+			if rp[k] != v {
+				t.Errorf("head %d factor %g: %s = %v, want %v", c.headDim, c.factor, k, rp[k], v)
+			}
+		}
+	}
+	if rp, err := llama3FromFreqs([]float32{1, 1, 1, 1}, 10000, 8); rp != nil || err != nil {
+		t.Errorf("all ones: %v, %v; want no scaling", rp, err)
+	}
+	bad := llama3Freqs(500000, 128, 8, 1, 4, 8192)
+	bad[40] *= 1.01
+	if _, err := llama3FromFreqs(bad, 500000, 128); err == nil {
+		t.Error("a perturbed divisor was taken for llama3 scaling")
+	}
+	if _, err := llama3FromFreqs([]float32{1, 0.5, 2, 2}, 500000, 8); err == nil {
+		t.Error("a divisor below 1 was accepted")
+	}
+	if _, err := llama3FromFreqs([]float32{1, 2}, 500000, 8); err == nil {
+		t.Error("a tensor of the wrong length was accepted")
 	}
 }

@@ -126,6 +126,11 @@ func (f *File) HFConfig() (map[string]any, error) {
 		cfg["rope_parameters"] = map[string]any{"rope_theta": toFloat(theta), "rope_type": "default"}
 		cfg["rope_theta"] = toFloat(theta)
 	}
+	if _, ok := f.Tensor(ropeFreqsTensor); ok {
+		if err := f.llama3Rope(cfg, archName); err != nil {
+			return nil, err
+		}
+	}
 	if eps, ok := cfg["rms_norm_eps"]; ok {
 		cfg["rms_norm_eps"] = toFloat(eps)
 	}
@@ -160,4 +165,34 @@ func (f *File) HFConfigJSON() ([]byte, error) {
 		return nil, fmt.Errorf("gguf: %s: config: %w", f.name(), err)
 	}
 	return append(b, '\n'), nil
+}
+
+// llama3Rope sets cfg's rope_parameters from the file's rope_freqs.weight
+// (see llama3FromFreqs).
+func (f *File) llama3Rope(cfg map[string]any, archName string) error {
+	if cfg["model_type"] != "llama" {
+		return fmt.Errorf("%w: %s: tensor %s in a %s model (llama.cpp writes it for Llama 3's rope scaling only)", ErrUnsupported, f.name(), ropeFreqsTensor, archName)
+	}
+	theta := 10000.0
+	if t, ok := cfg["rope_theta"].(float64); ok {
+		theta = t
+	}
+	headDim := 0
+	if hd, ok := cfg["head_dim"]; ok {
+		headDim = int(toFloat(hd))
+	} else if h, heads := toFloat(cfg["hidden_size"]), toFloat(cfg["num_attention_heads"]); heads > 0 {
+		headDim = int(h / heads)
+	}
+	freqs, err := f.ReadFloat32(ropeFreqsTensor)
+	if err != nil {
+		return err
+	}
+	rp, err := llama3FromFreqs(freqs, theta, headDim)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnsupported, f.name(), err)
+	}
+	if rp != nil {
+		cfg["rope_parameters"] = rp
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ const HFDirWeights = "model.gguf"
 // Caches of its folders key on it, so a golamini whose mapping changed
 // writes a new folder instead of reusing one made by an older mapping.
 // Raise it with every such change.
-const HFDirLayout = 2
+const HFDirLayout = 3 // 3: Llama 3 rope_freqs.weight read into rope_parameters
 
 // WriteHFDir writes the HuggingFace side of a GGUF file into dir:
 // config.json, tokenizer.json, tokenizer_config.json (with the chat

@@ -35,7 +35,8 @@ var hfTopNames = map[string]string{
 }
 
 // hfIgnored are GGUF tensors with no HF parameter: llama.cpp stores Llama
-// 3's rope frequency factors as a tensor, which transformers' loader skips.
+// 3's rope frequency factors as a tensor, which HFConfig turns back into
+// the config's rope_parameters (transformers' loader drops it).
 var hfIgnored = map[string]bool{"rope_freqs.weight": true}
 
 // HFName returns the HuggingFace parameter name of a GGUF tensor of a
@@ -93,7 +94,7 @@ type HFModel struct {
 }
 
 // NewHFModel maps the tensors of f to HF names. Every tensor must have an
-// HF counterpart (rope_freqs.weight, which transformers drops, excepted) and
+// HF counterpart (rope_freqs.weight, read into the config, excepted) and
 // a type Dequantize handles: an error names the first that does not.
 func NewHFModel(f *File) (*HFModel, error) {
 	cfg, err := f.HFConfig()
