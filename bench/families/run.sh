@@ -131,7 +131,7 @@ AdamW only add to it. HF runs torch 2.15, whose GEMMs may be faster than the flo
         h = max(best.get(f"{cfg} train hf 1 thread", 0), best.get(f"{cfg} train hf default threads", 0))
         ft = f["floor_tokens_per_s"]
         of = lambda x: f"{x:.1f} ({100 * x / ft:.0f}%)" if x else "–"
-        print(f"| {cfg} | {f['threads']} | {f['flops_per_step'] / 1e9:.4g} | {f['mean_gflop_s']:.1f} | {f['floor_step_s']:.2f} | {ft:.1f} | {of(g)} | {of(h)} |")
+        print(f"| {cfg} | {f['threads']} | {f['flops_per_step'] / 1e9:.4g} | {f['mean_gflop_s']:.1f} | {f['floor_step_s']:.3g} | {ft:.1f} | {of(g)} | {of(h)} |")
     for cfg in sys.argv[3].split():
         f = floors.get(f"{cfg} floor")
         if not f:

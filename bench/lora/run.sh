@@ -108,7 +108,7 @@ if floors or floor_errors:
             ft = f["floor_tokens_per_s"]
             of = lambda x: f"{x:.1f} ({100 * x / ft:.0f}%)" if x else "–"
             name = f"LoRA r {fr['r']}" if step == "lora" else "frozen (no adapter)"
-            print(f"| {shape} | {name} | {f['threads']} | {f['flops_per_step'] / 1e9:.4g} | {f['mean_gflop_s']:.1f} | {f['floor_step_s']:.3f} | {ft:.1f} | {of(tps(shape, impl))} | {of(tps(shape, hf)) if hf else '–'} |")
+            print(f"| {shape} | {name} | {f['threads']} | {f['flops_per_step'] / 1e9:.4g} | {f['mean_gflop_s']:.1f} | {f['floor_step_s']:.3g} | {ft:.1f} | {of(tps(shape, impl))} | {of(tps(shape, hf)) if hf else '–'} |")
     for r in floor_errors:
         print(f"| {r['shape']} | floor | error: {r['error']} | | | | | | |")
     for shape, fr in floors.items():
