@@ -6,6 +6,9 @@
 #   make build   the CLI into bin/golamini
 #   make bench   side-by-side benchmarks against HF transformers (slow; writes bench/RESULTS.md)
 #   make goldens re-create the reference files under testdata/ with HF's Python libraries
+#   make check-nccl  compile the NCCL path (GOLAMINI_CUDA=1's golamini_cuda tag) without a GPU
+#                against CUDA 12.1 / NCCL 2.18 headers from NVIDIA's PyPI wheels (about 950 MB
+#                downloaded once, 5 MB of headers kept; minutes of C++), not part of make test
 #
 # Every target first runs scripts/libtorch-setup (downloads libtorch 2.1.0 from
 # PyPI's torch wheel once; instant afterwards). LIBTORCH=/path uses your own.
@@ -16,7 +19,7 @@ GO    ?= go
 ENV   := eval "$$(scripts/libtorch-env)" &&
 TEST_TIMEOUT ?= 30m
 
-.PHONY: all setup build demo test test-go test-python-env smollm2-gguf bench goldens clean
+.PHONY: all setup build demo test test-go test-python-env smollm2-gguf bench goldens check-nccl clean
 
 all: build
 
@@ -56,6 +59,9 @@ test: setup test-python-env smollm2-gguf
 
 bench: setup build
 	@bench/run.sh
+
+check-nccl: setup
+	@scripts/check-nccl
 
 # Golden writers, by the reference libraries they need (the other scripts under
 # scripts/reference are run by tests: interop checks, not goldens).
