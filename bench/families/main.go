@@ -39,7 +39,7 @@ func main() {
 	promptLen := flag.Int("prompt", 16, "decode: prompt length")
 	batch := flag.Int("batch", 4, "train: rows per step")
 	seq := flag.Int("seq", 512, "train: tokens per row")
-	steps := flag.Int("steps", 3, "train: timed steps (after one warm-up step); floor: timings per product shape")
+	steps := flag.Int("steps", 3, "train: timed steps (after one warm-up step); floor: rounds of timings over the product shapes")
 	reps := flag.Int("reps", 3, "decode: repetitions (best is reported)")
 	threads := flag.Int("threads", 0, "libtorch intra-op threads (0: default)")
 	flag.Parse()

@@ -117,7 +117,7 @@ if floors:
 
 Each training step's matrix products counted from the config (`bench/internal/floor`: every linear's forward, dX and
 dW, attention's QKᵀ, P·V and their four backward products over the causal half, the loss head in golamini's chunks),
-each product shape timed with libtorch 2.1's matmul at golamini's thread count (best of 3), summed as FLOPs/rate. No
+each product shape timed with libtorch 2.1's matmul at golamini's thread count (fastest product over 3 rounds), summed as FLOPs/rate. No
 implementation running these products on this libtorch finishes a step faster; norms, activations, softmax and
 AdamW only add to it. HF runs torch 2.15, whose GEMMs may be faster than the floor's.
 """)

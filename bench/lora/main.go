@@ -90,7 +90,7 @@ func main() {
 	threads := flag.Int("threads", 0, "libtorch intra-op threads (0: libtorch's default)")
 	ckpt := flag.Bool("gradient-checkpointing", false, "recompute each block in backward")
 	frozen := flag.Bool("frozen", false, "time forward and backward through the frozen model without an adapter")
-	floorOnly := flag.Bool("floor", false, "print the matrix-product floor of the LoRA and the -frozen step (-steps timings per shape)")
+	floorOnly := flag.Bool("floor", false, "print the matrix-product floor of the LoRA and the -frozen step (-steps rounds of timings over the shapes)")
 	flag.Parse()
 	if *threads > 0 {
 		if err := torch.SetNumThreads(*threads); err != nil {

@@ -28,6 +28,7 @@ package floor
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -315,36 +316,49 @@ func Count(cfg model.Config, st Step) ([]Product, error) {
 }
 
 // Probe times each distinct shape of ps with libtorch's matmul on random
-// float32 operands at the current thread count: after half a second of
-// warm-up products, per shape one warm-up product, then the best of runs
-// timings, each of enough repetitions to last about 20 ms. It returns
-// GFLOP/s per shape. Call it inside torch.Do.
+// float32 operands at the current thread count. After half a second of
+// warm-up products it makes runs rounds over all the shapes; in each, a
+// shape gets one warm-up product and then products until 20 ms have
+// passed (at least one), and its time is the fastest single product of any
+// round. Rounds spread each shape's timings over the whole probe, so a
+// stretch in which the machine was busy slows one round, not one shape.
+// It returns GFLOP/s per shape. Call it inside torch.Do.
 func Probe(ps []Product, runs int) (map[Shape]float64, error) {
-	// A process's first products run slowly for a while (libtorch starts
-	// its thread pool, the pages of the first buffers fault in): half a
-	// second of products first, so that the first shapes probed are not
-	// measured during it.
 	for start := time.Now(); time.Since(start) < 500*time.Millisecond; {
-		if _, err := timeShape(Shape{1, 256, 256, 256, false, true}, 1); err != nil {
+		if _, err := timeShape(Shape{1, 256, 256, 256, false, true}, 0); err != nil {
 			return nil, fmt.Errorf("floor: warm-up: %w", err)
 		}
 	}
-	rates := map[Shape]float64{}
+	var shapes []Shape
+	best := map[Shape]float64{}
 	for _, p := range ps {
-		if _, done := rates[p.Shape]; done {
-			continue
+		if _, seen := best[p.Shape]; !seen {
+			shapes = append(shapes, p.Shape)
+			best[p.Shape] = 0
 		}
-		t, err := timeShape(p.Shape, runs)
-		if err != nil {
-			return nil, fmt.Errorf("floor: probe %s: %w", p.Shape, err)
+	}
+	for r := 0; r < max(runs, 1); r++ {
+		for _, sh := range shapes {
+			t, err := timeShape(sh, 0.02)
+			if err != nil {
+				return nil, fmt.Errorf("floor: probe %s: %w", sh, err)
+			}
+			if best[sh] == 0 || t < best[sh] {
+				best[sh] = t
+			}
 		}
-		rates[p.Shape] = p.Shape.FLOPs() / t / 1e9
+	}
+	rates := map[Shape]float64{}
+	for sh, t := range best {
+		rates[sh] = sh.FLOPs() / t / 1e9
 	}
 	return rates, nil
 }
 
-// timeShape returns the best seconds per product of shape sh.
-func timeShape(sh Shape, runs int) (float64, error) {
+// timeShape returns the fastest single product of shape sh after one
+// warm-up product, timing products until budget seconds have passed (at
+// least one).
+func timeShape(sh Shape, budget float64) (float64, error) {
 	s := torch.NewScope()
 	defer s.Close()
 	stored := func(rows, cols int64, trans bool) []int64 {
@@ -368,28 +382,25 @@ func timeShape(sh Shape, runs int) (float64, error) {
 	}
 	a := view(s.Randn(stored(sh.M, sh.K, sh.TransA), torch.Float32, torch.CPU), sh.TransA)
 	b := view(s.Randn(stored(sh.K, sh.N, sh.TransB), torch.Float32, torch.CPU), sh.TransB)
-	once := func(reps int) (float64, error) {
+	once := func() (float64, error) {
 		start := time.Now()
-		for i := 0; i < reps; i++ {
-			c := s.Matmul(a, b)
-			if err := s.Err(); err != nil {
-				return 0, err
-			}
-			s.Drop(c)
+		c := s.Matmul(a, b)
+		if err := s.Err(); err != nil {
+			return 0, err
 		}
-		return time.Since(start).Seconds() / float64(reps), nil
+		s.Drop(c)
+		return time.Since(start).Seconds(), nil
 	}
-	first, err := once(1) // warm-up
-	if err != nil {
+	if _, err := once(); err != nil { // warm-up
 		return 0, err
 	}
-	reps := max(1, int(0.02/max(first, 1e-9)))
-	best := first
-	for i := 0; i < runs; i++ {
-		t, err := once(reps)
+	best, total := math.Inf(1), 0.0
+	for total < budget || math.IsInf(best, 1) {
+		t, err := once()
 		if err != nil {
 			return 0, err
 		}
+		total += t
 		best = min(best, t)
 	}
 	return best, nil
