@@ -8,6 +8,7 @@ package torch
 #include <string.h>
 #include "blas.h"
 #include "argmax_screen.h"
+#include "gemm_rows.h"
 
 // glm_linear_rows computes one chunk of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
 // (row-major float32, b may be NULL): the n columns r0… of every row, which
@@ -32,7 +33,7 @@ static void glm_product_rows(const float *x, const float *w, const float *b, flo
 		// Column-major, wc is [K, n] with lda K: out = wcᵀ·x.
 		int inc = 1;
 		sgemv_("T", &K, &n, &one, wc, &K, x, &inc, &beta, out, &inc);
-	} else {
+	} else if (!glm_gemm_rows(x, wc, out, ldo, m, n, K, b != NULL)) {
 		// Column-major, outᵀ[n, m] (ldc ldo) = wcᵀ[n, K]·xᵀ[K, m].
 		sgemm_("T", "N", &n, &m, &K, &one, wc, &K, x, &K, &beta, out, &ldo);
 	}
@@ -97,7 +98,8 @@ const RowLinearMaxRows = 16
 // the CPU, with no gradient to record, it splits the rows of w into chunks
 // that the worker thread and the helper threads of SetRowLinearThreads take
 // one at a time, each computing its chunk with the BLAS inside libtorch
-// (sgemv/sgemm). Anything else goes to Linear.
+// (sgemv for one row) or, for several rows, gemm_rows.c's kernel (sgemm
+// where the CPU lacks AVX2). Anything else goes to Linear.
 //
 // Why: decoding a token is a chain of matrix-vector products that only read
 // the weights (179 MB per token for pythia-70m), so its speed is memory
