@@ -1,0 +1,129 @@
+// row_attention.c: the decoding step's attention for rows of different
+// lengths (row_attention.h; the Go side is row_attention.go). Row b holds
+// its positions 0…past[b]−1 in cache columns 0…past[b]−1, writes the new
+// key and value at column past[b] and attends over columns 0…past[b]: no
+// mask and no columns another row left.
+#include "row_attention.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+
+// rope writes x rotated by one position's tables to out: out = x·cos +
+// x[perm]·sin on the first rot values (perm swaps their halves; sin holds
+// −sin on the first half, the model's layout); the rest passes through.
+static void rope(const float *x, const float *cos, const float *sin, int rot, int hs, float *out) {
+	int half = rot / 2;
+	for (int j = 0; j < rot; j++) {
+		int partner = j < half ? j + half : j - half;
+		out[j] = x[j] * cos[j] + x[partner] * sin[j];
+	}
+	if (hs > rot) memcpy(out + rot, x + rot, (size_t)(hs - rot) * sizeof(float));
+}
+
+// softmax replaces p[0..n) by its softmax (max subtracted, in float).
+static void softmax(float *p, int n) {
+	float m = p[0];
+	for (int i = 1; i < n; i++)
+		if (p[i] > m) m = p[i];
+	float sum = 0;
+	for (int i = 0; i < n; i++) {
+		p[i] = expf(p[i] - m);
+		sum += p[i];
+	}
+	for (int i = 0; i < n; i++) p[i] /= sum;
+}
+
+// head_rms_norm replaces x[0..hs) by x·rsqrt(mean(x²) + eps)·w (Qwen3's
+// per-head q/k RMSNorm, in float32 as HF's).
+static void head_rms_norm(float *x, const float *w, int hs, float eps) {
+	float ss = 0;
+	for (int j = 0; j < hs; j++) ss += x[j] * x[j];
+	float r = 1.0f / sqrtf(ss / (float)hs + eps);
+	for (int j = 0; j < hs; j++) x[j] = w[j] * (x[j] * r);
+}
+
+// attend_one sets y[0..hs) = softmax(scale·q·k_s)·v_s over the S cache rows
+// of kh, vh [S, hs]; p is scratch of S floats.
+static void attend_one(const float *q, const float *kh, const float *vh, int S, int hs, float scale, float *p, float *y) {
+	int inc = 1;
+	float one = 1, zero = 0;
+	// Column-major, kh is [hs, S] with lda hs: p = scale·khᵀ·q.
+	sgemv_("T", &hs, &S, &scale, kh, &hs, q, &inc, &zero, p, &inc);
+	softmax(p, S);
+	sgemv_("N", &hs, &S, &one, vh, &hs, p, &inc, &zero, y, &inc);
+}
+
+static int64_t longest(const int64_t *past, int B) {
+	int64_t n = 0;
+	for (int b = 0; b < B; b++)
+		if (past[b] > n) n = past[b];
+	return n;
+}
+
+int glm_row_attention(const float *qkv, const float *cos, const float *sin, int rot, float *kc, float *vc, float *y,
+                      int B, int nh, int hs, int64_t cap, const int64_t *past, float scale) {
+	float *q = malloc(sizeof(float) * ((size_t)hs + (size_t)longest(past, B) + 1));
+	if (!q) return -1;
+	float *p = q + hs;
+	for (int b = 0; b < B; b++) {
+		int64_t P = past[b];
+		const float *c = rot > 0 ? cos + P * hs : 0, *sn = rot > 0 ? sin + P * hs : 0; // the tables' row for this position
+		for (int h = 0; h < nh; h++) {
+			const float *x = qkv + ((int64_t)b * nh + h) * 3 * hs; // this head's q | k | v
+			float *kh = kc + ((int64_t)b * nh + h) * cap * hs;      // its cache rows [cap, hs]
+			float *vh = vc + ((int64_t)b * nh + h) * cap * hs;
+			if (rot > 0) {
+				rope(x, c, sn, rot, hs, q);
+				rope(x + hs, c, sn, rot, hs, kh + P * hs);
+			} else {
+				memcpy(q, x, (size_t)hs * sizeof(float));
+				memcpy(kh + P * hs, x + hs, (size_t)hs * sizeof(float));
+			}
+			memcpy(vh + P * hs, x + 2 * hs, (size_t)hs * sizeof(float));
+			attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)b * nh + h) * hs);
+		}
+	}
+	free(q);
+	return 0;
+}
+
+int glm_row_attention_grouped(const float *qkv, const float *cos, const float *sin, int rot, const float *qnorm,
+                              const float *knorm, float eps, float *kc, float *vc, float *y, int B, int nh, int nkv,
+                              int hs, int64_t cap, const int64_t *past, float scale) {
+	int rep = nh / nkv;
+	float *q = malloc(sizeof(float) * (2 * (size_t)hs + (size_t)longest(past, B) + 1));
+	if (!q) return -1;
+	float *t = q + hs, *p = t + hs;
+	int64_t width = (int64_t)(nh + 2 * nkv) * hs; // q heads | k heads | v heads
+	for (int b = 0; b < B; b++) {
+		int64_t P = past[b];
+		const float *c = rot > 0 ? cos + P * hs : 0, *sn = rot > 0 ? sin + P * hs : 0;
+		const float *row = qkv + b * width;
+		for (int g = 0; g < nkv; g++) {
+			float *kh = kc + ((int64_t)b * nkv + g) * cap * hs; // this kv head's cache rows [cap, hs]
+			float *vh = vc + ((int64_t)b * nkv + g) * cap * hs;
+			memcpy(t, row + (int64_t)(nh + g) * hs, (size_t)hs * sizeof(float));
+			if (knorm) head_rms_norm(t, knorm, hs, eps);
+			if (rot > 0)
+				rope(t, c, sn, rot, hs, kh + P * hs);
+			else
+				memcpy(kh + P * hs, t, (size_t)hs * sizeof(float));
+			memcpy(vh + P * hs, row + (int64_t)(nh + nkv + g) * hs, (size_t)hs * sizeof(float));
+			for (int r = 0; r < rep; r++) {
+				int h = g * rep + r; // query heads g·rep… share kv head g
+				memcpy(t, row + (int64_t)h * hs, (size_t)hs * sizeof(float));
+				if (qnorm) head_rms_norm(t, qnorm, hs, eps);
+				if (rot > 0)
+					rope(t, c, sn, rot, hs, q);
+				else
+					memcpy(q, t, (size_t)hs * sizeof(float));
+				attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)b * nh + h) * hs);
+			}
+		}
+	}
+	free(q);
+	return 0;
+}
