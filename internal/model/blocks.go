@@ -202,10 +202,17 @@ var fusedDecode = true
 // projections, grouped heads, q/k norms) take attendOne instead.
 func (m *Model) attendNew(s *torch.Scope, qkv *torch.Tensor, kv *layerCache, past int64) (*torch.Tensor, bool) {
 	c := &m.Config
+	scale := 1 / math.Sqrt(float64(c.HeadSize))
+	if kv.rows != nil { // rows of their own lengths (Pass.RowLens)
+		if !fusedDecode || m.LinearHook != nil || !torch.RowAttentionOK(qkv, m.cos, m.sin, c.RotaryNDims, kv.k, kv.v, kv.rows) {
+			return nil, false
+		}
+		return s.RowAttention(qkv, m.cos, m.sin, c.RotaryNDims, kv.k, kv.v, kv.rows, scale), true
+	}
 	if !fusedDecode || m.LinearHook != nil || !torch.DecodeAttentionOK(qkv, m.cos, m.sin, c.RotaryNDims, kv.k, kv.v, past) {
 		return nil, false
 	}
-	return s.DecodeAttention(qkv, m.cos, m.sin, c.RotaryNDims, kv.k, kv.v, past, 1/math.Sqrt(float64(c.HeadSize))), true
+	return s.DecodeAttention(qkv, m.cos, m.sin, c.RotaryNDims, kv.k, kv.v, past, scale), true
 }
 
 // Segments holds what every block of one plain causal pass needs.

@@ -17,6 +17,8 @@ type Cache struct {
 
 type layerCache struct {
 	k, v *torch.Tensor // [B, nkv, Capacity, hs]
+
+	rows []int64 // during a Forward with Pass.RowLens: each row's length
 }
 
 // NewCache allocates a cache for batch rows and capacity positions.
@@ -63,6 +65,17 @@ func (l *layerCache) append(s *torch.Scope, k, v *torch.Tensor, past int64) (*to
 	if cap := l.k.Shape()[2]; past+T > cap {
 		s.Failf("model: KV cache full: %d + %d positions > capacity %d", past, T, cap)
 		return nil, nil
+	}
+	if l.rows != nil {
+		// Rows of their own lengths (Pass.RowLens, T = 1, past the
+		// longest): row b writes its column rows[b]; the mask hides the
+		// columns past each row's.
+		B := int64(len(l.rows))
+		for b, n := range l.rows {
+			s.Copy(s.Narrow(s.Narrow(l.k, 0, int64(b), 1), 2, n, 1), s.Narrow(k, 0, int64(b), 1)) // [1, nkv, 1, hs]
+			s.Copy(s.Narrow(s.Narrow(l.v, 0, int64(b), 1), 2, n, 1), s.Narrow(v, 0, int64(b), 1))
+		}
+		return s.Narrow(s.Narrow(l.k, 0, 0, B), 2, 0, past+T), s.Narrow(s.Narrow(l.v, 0, 0, B), 2, 0, past+T)
 	}
 	s.Copy(s.Narrow(l.k, 2, past, T), k)
 	s.Copy(s.Narrow(l.v, 2, past, T), v)

@@ -8,9 +8,8 @@ import (
 
 // Row operations for a cache shared by independent sequences (continuous
 // batching): each row is one sequence, rows join and leave between steps,
-// and each row's filled positions are tracked by the caller (a Mask passed
-// to Forward says which columns each row may attend). Len is the next
-// column every row writes.
+// and each row holds its own number of positions, tracked by the caller and
+// passed to Forward as Pass.RowLens.
 
 // Rows returns a cache over the first n rows of c, sharing its buffers: a
 // Forward over [n, T] ids writes into c's rows 0..n−1. Free the view with
@@ -35,9 +34,9 @@ func (c *Cache) Rows(n int64) (*Cache, error) {
 
 // Zero fills every buffer with zeros. NewCache leaves them uninitialised,
 // which is right when every column a query can see was written first; a
-// batch whose rows skip columns (masked out per row) must zero them once:
-// attention weighs a masked column by 0, and 0 × NaN, which uninitialised
-// memory may hold, is NaN.
+// batch whose general path masks out the columns past each row's length
+// must zero them once: attention weighs a masked column by 0, and 0 × NaN,
+// which uninitialised memory may hold, is NaN.
 func (c *Cache) Zero() error {
 	s := torch.NewScope()
 	defer s.Close()
@@ -89,40 +88,43 @@ func (c *Cache) CopyRow(dst int64, src *Cache, srcRow, cols int64) error {
 	return nil
 }
 
-// Run is a span of columns [Start, Start+Len).
-type Run struct{ Start, Len int64 }
-
-// CompactRow moves the runs of row (in ascending order, not overlapping) to
-// the left end of the row, one after another, in every layer, and returns
-// how many columns they fill. Copies go in pieces no longer than the
-// distance moved, so no piece reads columns already overwritten.
-func (c *Cache) CompactRow(row int64, runs []Run) (int64, error) {
-	s := torch.NewScope()
-	defer s.Close()
-	at := int64(0)
-	for _, r := range runs {
-		if r.Start < at || r.Len < 0 || r.Start+r.Len > c.Capacity {
-			return 0, fmt.Errorf("model: compact cache row %d: bad run %+v after column %d", row, r, at)
-		}
-		shift := r.Start - at
-		if shift == 0 {
-			at += r.Len
-			continue
-		}
-		for k := int64(0); k < r.Len; k += shift {
-			m := min(shift, r.Len-k)
-			for i := range c.layers {
-				l := &c.layers[i]
-				for _, t := range []*torch.Tensor{l.k, l.v} {
-					rowT := s.Narrow(t, 0, row, 1)                                      // [1, nh, Capacity, hs]
-					s.Copy(s.Narrow(rowT, 2, at+k, m), s.Narrow(rowT, 2, r.Start+k, m)) // [1, nh, m, hs]
-				}
-			}
-		}
-		at += r.Len
+// rowLens checks a Pass with RowLens over ids [B, T] and fills in what the
+// general path of the blocks needs: each row's position and a mask [B, 1,
+// 1, S] letting row b see columns 0…RowLens[b] of the S = longest+1 the
+// attention reads (with a sliding window only its last Window of them, as
+// attentionMask). It returns the longest length (the blocks' past). The
+// fused attention (torch.RowAttention) reads RowLens itself.
+func (m *Model) rowLens(s *torch.Scope, B, T int64, p *Pass) (int64, bool) {
+	c := p.Cache
+	if c == nil || T != 1 || int64(len(p.RowLens)) != B || p.Positions != nil || p.Mask != nil || B > c.Batch() {
+		s.Failf("model: row lengths need a cache of at least %d rows, one new token per row, one length per row (%d) and no positions or mask", B, len(p.RowLens))
+		return 0, false
 	}
-	if err := s.Err(); err != nil {
-		return 0, fmt.Errorf("model: compact cache row %d: %w", row, err)
+	var top int64
+	for b, n := range p.RowLens {
+		if n < 0 || n >= c.Capacity {
+			s.Failf("model: row %d: length %d outside the KV cache's %d columns", b, n, c.Capacity)
+			return 0, false
+		}
+		top = max(top, n)
 	}
-	return at, nil
+	S := top + 1
+	raw := make([]byte, B*S)
+	for b, n := range p.RowLens {
+		lo := int64(0)
+		if W := int64(m.Config.Window); W > 0 {
+			lo = max(0, n-W+1)
+		}
+		for j := lo; j <= n; j++ {
+			raw[int64(b)*S+j] = 1
+		}
+	}
+	mask, err := torch.FromRaw(raw, torch.Bool, B, 1, 1, S) // [B, 1, 1, S]
+	if err != nil {
+		s.Fail(err)
+		return 0, false
+	}
+	p.Mask = s.Own(mask)
+	p.Positions = s.Int64(p.RowLens, B, 1) // [B, 1]
+	return top, true
 }

@@ -20,7 +20,7 @@ import (
 // same within float32 rounding (TestFusedDecodeMatchesGeneralPath).
 func (m *Model) attendGroupedNew(s *torch.Scope, l *Layer, h *torch.Tensor, kv *layerCache, past int64, mask *torch.Tensor) (*torch.Tensor, bool) {
 	c := &m.Config
-	if !fusedDecode || m.LinearHook != nil || mask != nil || kv == nil || s.Err() != nil ||
+	if !fusedDecode || m.LinearHook != nil || kv == nil || (mask != nil && kv.rows == nil) || s.Err() != nil ||
 		m.DType != torch.Float32 || m.Device != torch.CPU || h.Shape()[1] != 1 || past >= kv.k.Shape()[2] {
 		return nil, false
 	}
@@ -28,13 +28,23 @@ func (m *Model) attendGroupedNew(s *torch.Scope, l *Layer, h *torch.Tensor, kv *
 	if s.Err() != nil {
 		return nil, false
 	}
+	scale := 1 / math.Sqrt(float64(c.HeadSize))
+	if kv.rows != nil { // rows of their own lengths (Pass.RowLens)
+		if W := int64(c.Window); (W > 0 && past+1 > W) || !torch.RowAttentionGroupedOK(qkv, m.cos, m.sin, c.RotaryNDims, l.QNorm.W, l.KNorm.W, kv.k, kv.v, kv.rows) {
+			s.Drop(qkv)
+			return nil, false
+		}
+		groupedSteps.Add(1)
+		return s.RowAttentionGrouped(qkv, m.cos, m.sin, c.RotaryNDims, l.QNorm.W, l.KNorm.W, c.RMSNormEps,
+			kv.k, kv.v, kv.rows, scale), true
+	}
 	if !torch.DecodeAttentionGroupedOK(qkv, m.cos, m.sin, c.RotaryNDims, l.QNorm.W, l.KNorm.W, kv.k, kv.v, past) {
 		s.Drop(qkv)
 		return nil, false
 	}
 	groupedSteps.Add(1)
 	return s.DecodeAttentionGrouped(qkv, m.cos, m.sin, c.RotaryNDims, l.QNorm.W, l.KNorm.W, c.RMSNormEps,
-		kv.k, kv.v, past, 1/math.Sqrt(float64(c.HeadSize))), true
+		kv.k, kv.v, past, scale), true
 }
 
 // groupedSteps counts the layer steps attendGroupedNew ran fused (tests:

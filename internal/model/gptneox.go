@@ -113,7 +113,7 @@ func gptNeoXAttention(m *Model, s *torch.Scope, l *Layer, h *torch.Tensor, r rot
 	nh, hs := int64(m.Config.NumAttentionHeads), int64(m.Config.HeadSize)
 
 	qkv := m.linear(s, h, &l.QKV) // [B, T, 3H]
-	if mask == nil && T == 1 && kv != nil {
+	if T == 1 && kv != nil && (mask == nil || kv.rows != nil) {
 		if y, ok := m.attendNew(s, qkv, kv, past); ok { // [B, 1, H]
 			return m.linear(s, y, &l.O)
 		}

@@ -95,6 +95,13 @@ type Pass struct {
 	// Mask [B, 1, T, S] bool (true = may attend), S = past + T; nil means
 	// plain causal attention over everything before and at each position.
 	Mask *torch.Tensor
+	// RowLens, when set, gives every row of Cache its own length (the rows
+	// of a continuous batch joined at different times): a call of one new
+	// token per row [B, 1] where row b holds its positions 0…RowLens[b]−1
+	// in cache columns 0…RowLens[b]−1, and its token is position RowLens[b],
+	// written at column RowLens[b]. Positions and Mask must be nil, and
+	// Cache.Len is neither read nor changed.
+	RowLens []int64
 }
 
 // skeleton returns a model without tensors whose modules carry their
@@ -133,6 +140,12 @@ func (m *Model) Forward(s *torch.Scope, ids *torch.Tensor, p Pass) *torch.Tensor
 	if p.Cache != nil {
 		past = p.Cache.Len
 	}
+	if p.RowLens != nil {
+		var ok bool
+		if past, ok = m.rowLens(s, B, T, &p); !ok {
+			return nil
+		}
+	}
 	if m.Device != torch.CPU { // inputs are made on the host
 		ids = s.To(ids, torch.Int64, m.Device)
 		if p.Positions != nil {
@@ -143,24 +156,31 @@ func (m *Model) Forward(s *torch.Scope, ids *torch.Tensor, p Pass) *torch.Tensor
 		}
 	}
 	r := m.rotary(s, B, T, past, p.Positions) // [B or 1, T, 1, hs] each
-	mask := m.attentionMask(s, T, past, p.Mask)
+	mask := p.Mask                            // rowLens made it, sliding window included
+	if p.RowLens == nil {
+		mask = m.attentionMask(s, T, past, p.Mask)
+	}
 
 	x := s.Embedding(m.EmbedIn, ids) // [B, T, H]
 	for i := range m.Layers {
 		var kv *layerCache
 		if p.Cache != nil {
 			kv = &p.Cache.layers[i]
+			kv.rows = p.RowLens
 		}
 		// Each block's intermediates live in their own scope and die with it;
 		// autograd keeps what backward needs by itself.
 		ls := torch.NewScope()
 		y := m.fam.block(m, ls, &m.Layers[i], x, r, kv, past, mask)
+		if kv != nil {
+			kv.rows = nil
+		}
 		s.Fail(ls.Err())
 		s.Drop(x)
 		x = s.Own(ls.Keep(y))
 		ls.Close()
 	}
-	if p.Cache != nil && s.Err() == nil {
+	if p.Cache != nil && p.RowLens == nil && s.Err() == nil {
 		p.Cache.Len = past + T
 	}
 	return m.norm(s, &m.FinalNorm, x)
