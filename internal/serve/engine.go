@@ -8,11 +8,10 @@
 // decoding step for all running rows: one Forward over [rows, 1] ids, so the
 // weights are read once for every request. Rows join when their prefill
 // ends (the prefilled row is copied in) and leave when they finish or their
-// client goes away (the last row moves into the freed slot). Every row has
-// its own positions and its own set of cache columns, passed to Forward as
-// Positions and a Mask; rows write the same column each step, so a row that
-// joins late has a gap of columns it must not see, and when the columns run
-// out the rows are compacted to the left.
+// client goes away (the last row moves into the freed slot). Every row
+// holds its own positions 0…n−1 in its own cache columns 0…n−1 and writes
+// its next token at column n (model.Pass.RowLens), so rows of different
+// lengths need no mask, leave no gaps and never need compacting.
 //
 // LoRA adapters: a request may name an adapter (Request.Adapter). The
 // model applies one adapter to a whole forward pass (LinearHook, Head), so
@@ -257,9 +256,6 @@ func (e *Engine) failAll(err error) {
 	if pf != nil && !seen[pf] {
 		pf.fail(err)
 	}
-	if e.big != nil {
-		e.big.Len = 0
-	}
 	e.m.batch.Set(0)
 }
 
@@ -304,19 +300,16 @@ func (e *Engine) step(m *model.Model) error {
 	return nil
 }
 
-// capacity of the batch cache: the context plus room to run before
-// compacting.
-func (e *Engine) capacity() int64 { return int64(e.ctxN + max(64, e.ctxN/4)) }
-
 func (e *Engine) ensureCaches(m *model.Model) error {
 	var err error
 	if e.big == nil {
-		if e.big, err = m.NewCache(int64(e.o.MaxBatch), e.capacity()); err != nil {
+		if e.big, err = m.NewCache(int64(e.o.MaxBatch), int64(e.ctxN)); err != nil {
 			return err
 		}
-		// Rows skip columns (a row that joins late has a gap, masked out);
-		// those must hold finite numbers, and later only model outputs are
-		// written.
+		// Where the model's general path runs (a LoRA adapter's hook), a
+		// step attends over the longest row's columns with the columns past
+		// each shorter row's masked out; those must hold finite numbers, and
+		// later only model outputs are written.
 		if err = e.big.Zero(); err != nil {
 			return err
 		}
@@ -370,7 +363,7 @@ func (e *Engine) dropCancelled() error {
 func (e *Engine) removeRow(i int) error {
 	last := len(e.rows) - 1
 	if i != last {
-		if err := e.big.CopyRow(int64(i), e.big, int64(last), e.big.Len); err != nil {
+		if err := e.big.CopyRow(int64(i), e.big, int64(last), e.rows[last].pos); err != nil {
 			return err
 		}
 		e.rows[i] = e.rows[last]
@@ -441,21 +434,8 @@ func (e *Engine) prefill(m *model.Model) error {
 		return fmt.Errorf("serve: prefill: %w", err)
 	}
 	e.pf = nil
-	// Every choice starts from the prompt's row; the batch's next column
-	// must lie past the prompt's columns.
+	// Every choice starts from the prompt's row.
 	L := int64(len(p))
-	if len(e.rows) == 0 {
-		e.big.Len = 0
-	}
-	if max(e.big.Len, L)+1 > e.big.Capacity {
-		if err := e.compact(); err != nil { // every row then fits in the context, so L+1 ≤ Capacity after it
-			return err
-		}
-	}
-	// Compaction first, then the bump: the rows' next column must lie past
-	// the new row's prompt columns, or its first decoded token would
-	// overwrite them.
-	e.big.Len = max(e.big.Len, L)
 	for c := 0; c < j.req.N; c++ {
 		sq := newSeq(e, j, c)
 		row := append([]float32(nil), logits...)
@@ -465,7 +445,6 @@ func (e *Engine) prefill(m *model.Model) error {
 		if err := e.big.CopyRow(int64(len(e.rows)), e.tmp, 0, L); err != nil {
 			return err
 		}
-		sq.runs = []model.Run{{Start: 0, Len: L}}
 		e.rows = append(e.rows, sq)
 	}
 	e.m.batch.Set(float64(len(e.rows)))
@@ -483,62 +462,8 @@ func (e *Engine) useAdapter(m *model.Model) error {
 	return nil
 }
 
-// sparse reports whether most of the batch cache's columns are gaps: rows
-// that joined late or finished leave columns every other row skips, and each
-// decoding step attends over all e.big.Len columns of every row, so the
-// gaps cost as much memory traffic as live tokens. Compacting once the
-// columns are more than twice the longest row (plus a margin) copies at most
-// each row's live columns, and happens at most once every that many steps,
-// so it costs less than the attention over gaps it saves.
-func (e *Engine) sparse() bool {
-	var live int64
-	for _, sq := range e.rows {
-		var n int64
-		for _, r := range sq.runs {
-			n += r.Len
-		}
-		live = max(live, n)
-	}
-	return e.big.Len > 2*live+compactMargin
-}
-
-// dense reports whether every row's columns are exactly 0…L−1 and its next
-// position is L, so that no mask and no explicit positions are needed.
-func (e *Engine) dense(L int64) bool {
-	for _, sq := range e.rows {
-		if len(sq.runs) != 1 || sq.runs[0].Start != 0 || sq.runs[0].Len != L || sq.pos != L {
-			return false
-		}
-	}
-	return true
-}
-
-// compactMargin keeps short rows from compacting every few steps.
-const compactMargin = 64
-
-// compact moves every row's columns to the left of the batch cache.
-func (e *Engine) compact() error {
-	var top int64
-	for i, s := range e.rows {
-		n, err := e.big.CompactRow(int64(i), s.runs)
-		if err != nil {
-			return err
-		}
-		s.runs = []model.Run{{Start: 0, Len: n}}
-		top = max(top, n)
-	}
-	e.big.Len = top
-	e.m.compactions.Inc()
-	return nil
-}
-
 // decode feeds every row its last token and picks the next.
 func (e *Engine) decode(m *model.Model) error {
-	if e.big.Len+1 > e.big.Capacity || e.sparse() {
-		if err := e.compact(); err != nil {
-			return err
-		}
-	}
 	n := len(e.rows)
 	if err := e.setThreads(n); err != nil {
 		return err
@@ -549,40 +474,18 @@ func (e *Engine) decode(m *model.Model) error {
 	start := time.Now()
 	s := torch.NewScope()
 	defer s.Close()
-	L := e.big.Len
-	S := L + 1
 	ids := make([]int64, n)
-	pos := make([]int64, n)
-	raw := make([]byte, int64(n)*S)
+	lens := make([]int64, n) // row i's columns 0…pos−1 hold its positions; its token goes to column pos
 	for i, sq := range e.rows {
 		ids[i] = int64(sq.last)
-		pos[i] = sq.pos
-		row := raw[int64(i)*S : int64(i+1)*S]
-		for _, r := range sq.runs {
-			for c := r.Start; c < r.Start+r.Len; c++ {
-				row[c] = 1
-			}
-		}
-		row[L] = 1 // itself
+		lens[i] = sq.pos
 	}
-	mask, err := torch.FromRaw(raw, torch.Bool, int64(n), 1, 1, S) // [n, 1, 1, S]
-	if err != nil {
-		return err
-	}
-	s.Own(mask)
 	view, err := e.big.Rows(int64(n))
 	if err != nil {
 		return err
 	}
 	defer view.Free()
-	pass := model.Pass{Cache: view, Positions: s.Int64(pos, int64(n), 1), Mask: mask}
-	if e.dense(L) {
-		// Every row holds columns 0…L−1 and sits at position L: the step is
-		// plain incremental decoding, which takes the model's fused one-token
-		// path (a lone client's every step) instead of the masked one.
-		pass = model.Pass{Cache: view}
-	}
-	h := m.Forward(s, s.Int64(ids, int64(n), 1), pass) // [n, 1, H]
+	h := m.Forward(s, s.Int64(ids, int64(n), 1), model.Pass{Cache: view, RowLens: lens}) // [n, 1, H]
 	greedy := true
 	for _, sq := range e.rows {
 		greedy = greedy && sq.greedyOnly()
@@ -609,10 +512,8 @@ func (e *Engine) decode(m *model.Model) error {
 	if err != nil {
 		return fmt.Errorf("serve: decode step: %w", err)
 	}
-	e.big.Len = view.Len
 	V := len(logits) / n
 	for i, sq := range e.rows {
-		sq.addColumn(L)
 		sq.pos++
 		var done bool
 		if greedy {

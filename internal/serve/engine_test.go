@@ -56,8 +56,14 @@ func loadDemo(t *testing.T) *demo {
 // infer` does.
 func (d *demo) alone(t *testing.T, prompt []int, maxNew int) []int {
 	t.Helper()
+	return d.generate(t, prompt, maxNew, true)
+}
+
+// generate is alone, stopping at EOS or not (a request's ignore_eos).
+func (d *demo) generate(t *testing.T, prompt []int, maxNew int, stopAtEOS bool) []int {
+	t.Helper()
 	o := generate.DefaultOptions()
-	o.MaxNewTokens, o.EOSID = maxNew, d.tok.EOSID()
+	o.MaxNewTokens, o.EOSID, o.StopAtEOS = maxNew, d.tok.EOSID(), stopAtEOS
 	var res []generate.Result
 	err := torch.Do(context.Background(), func() error {
 		var err error
@@ -221,15 +227,15 @@ func TestBatchEqualsAloneFamilies(t *testing.T) {
 	}
 }
 
-// TestCompaction: a batch that never empties runs its shared column past
-// the cache's capacity; rows are compacted and still equal generation
-// alone.
-func TestCompaction(t *testing.T) {
+// TestRowsOfDifferentLengths: a batch of 3 rows that never empties while 12
+// requests of different lengths join and leave (each row with its own
+// columns, the freed slot taken by the last row); each text equals
+// generation alone.
+func TestRowsOfDifferentLengths(t *testing.T) {
 	d := loadDemo(t)
 	o := DefaultEngineOptions()
 	o.MaxBatch = 3
-	m := NewMetrics()
-	e := NewEngine(d.do, d.tok, d.m.Config, o, m)
+	e := NewEngine(d.do, d.tok, d.m.Config, o, nil)
 	defer e.Close()
 	var wg sync.WaitGroup
 	for i := range 12 {
@@ -251,60 +257,65 @@ func TestCompaction(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if m.compactions.v == 0 {
-		t.Error("the cache was never compacted")
-	}
 }
 
-// TestJoinAtFullCache: a request that joins when the batch's next column
-// is the cache's last forces a compaction first; both rows, one of which
-// has a long masked gap, still equal generation alone.
-func TestJoinAtFullCache(t *testing.T) {
+// TestRowAtFullContext: a request whose prompt and new tokens fill the
+// whole context (its last step writes the cache's last column) shares the
+// batch with one that joins while it runs, and with a LoRA-style hook on
+// the model (the general, masked path) as well as without (the fused one);
+// both texts equal generation alone.
+func TestRowAtFullContext(t *testing.T) {
 	d := loadDemo(t)
-	e := newEngine(d.do, d.tok, d.m.Config, DefaultEngineOptions(), nil)
-	step := func() {
-		if err := d.do(e.step); err != nil {
+	pa, pb := d.tok.Encode(testPrompts[0]), d.tok.Encode(testPrompts[14])
+	na, nb := d.m.Config.MaxPositionEmbeddings-len(pa), 60
+	wantA := d.tok.Decode(d.generate(t, pa, na, false), true)
+	wantB := d.tok.Decode(d.generate(t, pb, nb, false), true)
+	for _, hook := range []bool{false, true} {
+		e := newEngine(d.do, d.tok, d.m.Config, DefaultEngineOptions(), nil)
+		step := func() {
+			err := d.do(func(m *model.Model) error {
+				if hook { // an identity hook: the fused paths are not taken
+					m.LinearHook = func(s *torch.Scope, l *model.Linear, x, y *torch.Tensor) *torch.Tensor { return y }
+					defer func() { m.LinearHook = nil }()
+				}
+				return e.step(m)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		ja, err := e.Submit(context.Background(), &Request{Prompt: pa, N: 1, MaxTokens: na, IgnoreEOS: true, Logprobs: -1})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	pa, pb := d.tok.Encode(testPrompts[0]), d.tok.Encode(testPrompts[14])
-	ja, err := e.Submit(context.Background(), &Request{Prompt: pa, N: 1, MaxTokens: 60, Logprobs: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for len(e.rows) == 0 {
-		step()
-	}
-	step()
-	// Jump the shared column to the end: A's row gets a gap it must not see.
-	e.big.Len = e.big.Capacity - 1
-	step()
-	jb, err := e.Submit(context.Background(), &Request{Prompt: pb, N: 1, MaxTokens: 60, Logprobs: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for e.pf != nil || len(e.queue) > 0 || len(e.rows) > 0 {
-		step()
-	}
-	if e.m.compactions.v == 0 {
-		t.Error("no compaction")
-	}
-	for i, c := range []struct {
-		j *Job
-		p []int
-	}{{ja, pa}, {jb, pb}} {
-		_, finals, _, _ := collect(t, c.j)
-		if want := d.tok.Decode(d.alone(t, c.p, 60), true); finals[0] != want {
-			t.Errorf("request %d: %q, alone %q", i, finals[0], want)
+		for range 100 {
+			step()
 		}
+		jb, err := e.Submit(context.Background(), &Request{Prompt: pb, N: 1, MaxTokens: nb, IgnoreEOS: true, Logprobs: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for e.pf != nil || len(e.queue) > 0 || len(e.rows) > 0 {
+			step()
+		}
+		for i, c := range []struct {
+			j    *Job
+			want string
+		}{{ja, wantA}, {jb, wantB}} {
+			_, finals, _, u := collect(t, c.j)
+			if finals[0] != c.want {
+				t.Errorf("hook %v, request %d: %q, alone %q", hook, i, finals[0], c.want)
+			}
+			if i == 0 && u.PromptTokens+u.CompletionTokens != d.m.Config.MaxPositionEmbeddings {
+				t.Errorf("hook %v: request 0 used %+v, not the whole context", hook, u)
+			}
+		}
+		d.do(func(*model.Model) error { e.big.Free(); e.tmp.Free(); return nil })
 	}
-	d.do(func(*model.Model) error { e.big.Free(); e.tmp.Free(); return nil })
 }
 
 // TestLoneRowEqualsAlone: requests sent one after another each decode alone
-// in the batch, with every column theirs, so the engine takes the model's
-// plain (unmasked, fused) decoding step; the text still equals generation
-// alone.
+// in the batch; the text still equals generation alone.
 func TestLoneRowEqualsAlone(t *testing.T) {
 	d := loadDemo(t)
 	e := NewEngine(d.do, d.tok, d.m.Config, DefaultEngineOptions(), nil)

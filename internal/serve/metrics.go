@@ -21,7 +21,6 @@ type Metrics struct {
 	tokens         *counter
 	finished       *counterVec // by finish reason
 	cancelled      *counter
-	compactions    *counter
 	queue          *gauge
 	batch          *gauge
 	stepSeconds    *histogram
@@ -43,7 +42,6 @@ func NewMetrics() *Metrics {
 	m.tokens = m.addCounter("golamini_generated_tokens_total", "Tokens generated over all requests.")
 	m.finished = m.addVec("golamini_choices_finished_total", "Choices ended, by finish reason.", "reason")
 	m.cancelled = m.addCounter("golamini_requests_cancelled_total", "Requests whose client went away before they ended.")
-	m.compactions = m.addCounter("golamini_cache_compactions_total", "Times the batch's KV cache columns were compacted.")
 	m.queue = m.addGauge("golamini_queue_length", "Requests waiting to join the batch.")
 	m.batch = m.addGauge("golamini_batch_size", "Sequences in the running batch.")
 	m.stepSeconds = m.addHist("golamini_decode_step_seconds", "Time of one batched decoding step (one token for every row).", lat)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/golamini/golamini/internal/constrain"
 	"github.com/golamini/golamini/internal/generate"
-	"github.com/golamini/golamini/internal/model"
 )
 
 // seq is one choice of a job: a row of the batch.
@@ -19,10 +18,9 @@ type seq struct {
 	job    *Job
 	choice int
 
-	out      []int       // generated ids
-	last     int         // the newest id, fed at the next step
-	pos      int64       // its position
-	runs     []model.Run // the row's cache columns
+	out      []int // generated ids
+	last     int   // the newest id, fed at the next step
+	pos      int64 // its position: the row holds positions 0…pos−1 in cache columns 0…pos−1
 	finished bool
 
 	opts  generate.Options
@@ -53,15 +51,6 @@ func newSeq(e *Engine, j *Job, c int) *seq {
 }
 
 func jobStart(j *Job) time.Time { return j.start }
-
-// addColumn records that the row's last token went into column c.
-func (s *seq) addColumn(c int64) {
-	if n := len(s.runs); n > 0 && s.runs[n-1].Start+s.runs[n-1].Len == c {
-		s.runs[n-1].Len++
-		return
-	}
-	s.runs = append(s.runs, model.Run{Start: c, Len: 1})
-}
 
 // advance picks the next token from the row's logits, reports it, and says
 // whether the choice ended.
