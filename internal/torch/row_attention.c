@@ -9,7 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas.h"
+// The AVX2 loops are x86-64 only, picked at run time; elsewhere (and with
+// GLM_PORTABLE, scripts/check-portable) the plain C loops run.
+#if defined(__x86_64__) && !defined(GLM_PORTABLE)
+#define GLM_X86 1
+#include <immintrin.h>
+#endif
 
 // rope writes x rotated by one position's tables to out: out = x·cos +
 // x[perm]·sin on the first rot values (perm swaps their halves; sin holds
@@ -46,14 +51,65 @@ static void head_rms_norm(float *x, const float *w, int hs, float eps) {
 }
 
 // attend_one sets y[0..hs) = softmax(scale·q·k_s)·v_s over the S cache rows
-// of kh, vh [S, hs]; p is scratch of S floats.
-static void attend_one(const float *q, const float *kh, const float *vh, int S, int hs, float scale, float *p, float *y) {
-	int inc = 1;
-	float one = 1, zero = 0;
-	// Column-major, kh is [hs, S] with lda hs: p = scale·khᵀ·q.
-	sgemv_("T", &hs, &S, &scale, kh, &hs, q, &inc, &zero, p, &inc);
+// of kh, vh [S, hs]; p is scratch of S floats. Plain loops, not BLAS: a
+// head's cache is a few kilobytes, where a BLAS call's fixed cost is most
+// of the time (16 rows × heads × layers calls per step).
+static void attend_plain(const float *q, const float *kh, const float *vh, int S, int hs, float scale, float *p,
+                         float *y) {
+	for (int s = 0; s < S; s++) {
+		const float *k = kh + (int64_t)s * hs;
+		float d = 0;
+		for (int j = 0; j < hs; j++) d += q[j] * k[j];
+		p[s] = scale * d;
+	}
 	softmax(p, S);
-	sgemv_("N", &hs, &S, &one, vh, &hs, p, &inc, &zero, y, &inc);
+	for (int j = 0; j < hs; j++) y[j] = 0;
+	for (int s = 0; s < S; s++) {
+		const float *v = vh + (int64_t)s * hs;
+		for (int j = 0; j < hs; j++) y[j] += p[s] * v[j];
+	}
+}
+
+#if GLM_X86
+__attribute__((target("avx2,fma"))) static void attend_avx2(const float *q, const float *kh, const float *vh, int S,
+                                                           int hs, float scale, float *p, float *y) {
+	if (hs % 8 != 0) {
+		attend_plain(q, kh, vh, S, hs, scale, p, y);
+		return;
+	}
+	for (int s = 0; s < S; s++) {
+		const float *k = kh + (int64_t)s * hs;
+		__m256 a = _mm256_setzero_ps();
+		for (int j = 0; j < hs; j += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + j), _mm256_loadu_ps(k + j), a);
+		__m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+		h = _mm_hadd_ps(h, h);
+		h = _mm_hadd_ps(h, h);
+		p[s] = scale * _mm_cvtss_f32(h);
+	}
+	softmax(p, S);
+	// y in registers, 64 values at a time: each v row is read once per group.
+	for (int j0 = 0; j0 < hs; j0 += 64) {
+		int n = (hs - j0 < 64 ? hs - j0 : 64) / 8;
+		__m256 a[8];
+		for (int t = 0; t < 8; t++) a[t] = _mm256_setzero_ps();
+		for (int s = 0; s < S; s++) {
+			__m256 ps = _mm256_set1_ps(p[s]);
+			const float *v = vh + (int64_t)s * hs + j0;
+			_Pragma("GCC unroll 8") for (int t = 0; t < 8; t++) if (t < n) a[t] = _mm256_fmadd_ps(ps, _mm256_loadu_ps(v + 8 * t), a[t]);
+		}
+		for (int t = 0; t < n; t++) _mm256_storeu_ps(y + j0 + 8 * t, a[t]);
+	}
+}
+#endif
+
+static void attend_one(const float *q, const float *kh, const float *vh, int S, int hs, float scale, float *p, float *y) {
+#if GLM_X86
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+		attend_avx2(q, kh, vh, S, hs, scale, p, y);
+		return;
+	}
+#endif
+	attend_plain(q, kh, vh, S, hs, scale, p, y);
 }
 
 static int64_t longest(const int64_t *past, int B) {
