@@ -2,11 +2,13 @@ package torch
 
 // #cgo CFLAGS: -O3
 // #include "argmax_screen.h"
+// #include "argmax_screen_rows.h"
 import "C"
 
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -162,7 +164,20 @@ func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor,
 	sx := unsafe.Slice((*float32)(unsafe.Add(bp, 2*rows*K)), rows) // 4-aligned: libtorch aligns storage to 64
 	xnorm := make([]float64, rows)
 	xerr := make([]float64, rows)
+	// Several rows on a CPU without VNNI: the 7-bit inputs of
+	// argmax_screen_rows.c, several times faster there.
+	seven := rows > 1 && screen7()
 	for i := range rows {
+		if seven {
+			v := C.glm_screen_quantize7((*C.float)(unsafe.Add(unsafe.Pointer(xp), 4*i*K)), C.int(K),
+				(*C.uint8_t)(unsafe.Add(unsafe.Pointer(xu), i*K)),
+				(*C.double)(unsafe.Pointer(&xnorm[i])), (*C.double)(unsafe.Pointer(&xerr[i])))
+			if v < 0 {
+				return nil, 0, false
+			}
+			sx[i] = float32(v)
+			continue
+		}
 		v := C.glm_screen_quantize((*C.float)(unsafe.Add(unsafe.Pointer(xp), 4*i*K)), C.int(K),
 			(*C.int8_t)(unsafe.Add(unsafe.Pointer(xq), i*K)), (*C.uint8_t)(unsafe.Add(unsafe.Pointer(xu), i*K)),
 			(*C.double)(unsafe.Pointer(&xnorm[i])), (*C.double)(unsafe.Pointer(&xerr[i])))
@@ -178,7 +193,7 @@ func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor,
 		y:    (*C.float)(lib.AtDataPtr(a.c)),
 		q:    (*C.int8_t)(lib.AtDataPtr(ix.q.c)), scale: (*C.float)(lib.AtDataPtr(ix.scale.c)),
 		qsum: (*C.int32_t)(lib.AtDataPtr(ix.qsum.c)),
-		xq:   xq, xu: xu, sx: (*C.float)(unsafe.Pointer(unsafe.SliceData(sx))),
+		xq:   xq, xu: xu, sx: (*C.float)(unsafe.Pointer(unsafe.SliceData(sx))), seven: seven,
 	}
 	pool.run(j, buf, ix.q, ix.scale, ix.qsum)
 	ap := (*C.float)(lib.AtDataPtr(a.c))
@@ -209,3 +224,24 @@ func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor,
 // widest the CPU runs, 1 portable C, 2 AVX2, 3 AVX-512 VNNI; false when the
 // CPU lacks it.
 func setScreenKernel(k int) bool { return C.glm_screen_set_kernel(C.int(k)) != 0 }
+
+// screen7Mode is 0 (screen7 asks the CPU), 1 (never) or 2 (always; tests).
+var screen7Mode atomic.Int32
+
+// screen7 reports whether ArgmaxLinear screens several rows with the 7-bit
+// inputs of argmax_screen_rows.c.
+func screen7() bool {
+	switch screen7Mode.Load() {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	screen7Once.Do(func() { screen7Preferred = C.glm_screen7_preferred() != 0 })
+	return screen7Preferred
+}
+
+var (
+	screen7Once      sync.Once
+	screen7Preferred bool
+)

@@ -23,6 +23,8 @@ func TestArgmaxLinearMatchesArgmaxOfLinear(t *testing.T) {
 			{3, 5000, 64, 1},
 			{1, 3001, 100, 5}, // K not a multiple of the vector width
 			{16, 777, 48, 1},  // the most rows it screens; N not a multiple of 4
+			{16, 50304, 512, 30},
+			{5, 4003, 100, 1}, // several rows: the 7-bit screen where the CPU prefers it; a tail of K and of N
 		} {
 			name := fmt.Sprintf("threads%d/rows%d/N%d/K%d/scale%g", threads, tc.rows, tc.N, tc.K, tc.xScale)
 			t.Run(name, func(t *testing.T) {
@@ -108,6 +110,8 @@ func TestArgmaxLinearMatchesArgmaxOfLinear(t *testing.T) {
 // wins; row lengths with and without a tail.
 func TestArgmaxLinearKernelsAgree(t *testing.T) {
 	defer setScreenKernel(0)
+	screen7Mode.Store(1) // the one-row kernels, also for these 2 rows
+	defer screen7Mode.Store(0)
 	for _, K := range []int64{512, 100} {
 		err := Do(context.Background(), func() error {
 			defer NoGrad()()
@@ -200,4 +204,52 @@ func scopeFloat32(s *Scope, data []float32, shape ...int64) *Tensor {
 		return nil
 	}
 	return s.Own(t)
+}
+
+// The 7-bit multi-row screen (argmax_screen_rows.c), forced on whatever the
+// CPU, picks what Argmax(Linear(x, w)) picks for every row count up to
+// RowLinearMaxRows (its tiles of 3 inputs and the rests), with and without
+// a tail of K and of N, computing only a few rows exactly.
+func TestArgmaxLinearSevenBitRows(t *testing.T) {
+	screen7Mode.Store(2)
+	defer screen7Mode.Store(0)
+	for _, sh := range [][2]int64{{4003, 512}, {1001, 70}} {
+		N, K := sh[0], sh[1]
+		err := Do(context.Background(), func() error {
+			defer NoGrad()()
+			s := NewScope()
+			defer s.Close()
+			w := s.MulScalar(s.Randn([]int64{N, K}, Float32, CPU), 0.02)
+			ix, err := NewArgmaxIndex(w)
+			if err != nil {
+				return err
+			}
+			defer ix.Free()
+			for rows := int64(2); rows <= RowLinearMaxRows; rows++ {
+				x := s.MulScalar(s.Randn([]int64{rows, K}, Float32, CPU), 10)
+				want, err := s.Argmax(s.Linear(x, w, nil), 1, false).Int64s()
+				if err != nil {
+					return err
+				}
+				best, computed, ok := s.argmaxScreened(x, ix, rows)
+				if !ok || s.Err() != nil {
+					return fmt.Errorf("rows %d: refused: %v", rows, s.Err())
+				}
+				got, err := best.Int64s()
+				if err != nil {
+					return err
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					return fmt.Errorf("N %d K %d rows %d: argmax %v, want %v", N, K, rows, got, want)
+				}
+				if perRow := computed / rows; perRow > max(8, N/100) {
+					return fmt.Errorf("N %d K %d rows %d: %d rows computed exactly per input: the screen does not screen", N, K, rows, perRow)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }

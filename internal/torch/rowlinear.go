@@ -8,6 +8,7 @@ package torch
 #include <string.h>
 #include "blas.h"
 #include "argmax_screen.h"
+#include "argmax_screen_rows.h"
 #include "gemm_rows.h"
 
 // glm_linear_rows computes one chunk of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
@@ -300,6 +301,7 @@ type rowJob struct {
 	qsum      *C.int32_t
 	xq        *C.int8_t
 	xu        *C.uint8_t
+	seven     bool // xu holds 7-bit inputs for glm_screen_rows7 (xq unused)
 
 	next   atomic.Int64   // next chunk to claim
 	state  []atomic.Int32 // per chunk
@@ -330,6 +332,10 @@ func (j *rowJob) span(i int64) (*rowSeg, int64, int64) {
 // chunk computes chunk i into out with row stride ldo.
 func (j *rowJob) chunk(i int64, out *C.float, ldo int64) {
 	sg, r0, n := j.span(i)
+	if j.q != nil && j.seven {
+		C.glm_screen_rows7(j.xu, j.sx, C.int(j.m), j.q, j.scale, j.qsum, out, C.int(ldo), C.int(j.K), C.int64_t(r0), C.int(n))
+		return
+	}
 	if j.q != nil {
 		C.glm_screen_rows_m(j.xq, j.xu, j.sx, C.int(j.m), j.q, j.scale, j.qsum, out, C.int(ldo), C.int(j.K), C.int64_t(r0), C.int(n))
 		return
