@@ -242,7 +242,7 @@ func TestArgmaxLinearSevenBitRows(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					return fmt.Errorf("N %d K %d rows %d: argmax %v, want %v", N, K, rows, got, want)
 				}
-				if perRow := computed / rows; perRow > max(8, N/100) {
+				if perRow := computed / rows; perRow > N/10 { // the 7-bit inputs widen the radius: a looser check than the one-row screen's
 					return fmt.Errorf("N %d K %d rows %d: %d rows computed exactly per input: the screen does not screen", N, K, rows, perRow)
 				}
 			}
