@@ -425,21 +425,40 @@ func (e *Engine) prefill(m *model.Model) error {
 	if j.filled < len(p) {
 		return s.Err()
 	}
-	lg := m.Logits(s, s.Narrow(h, 1, int64(T-1), 1)) // [1, 1, V]
-	if err := s.Err(); err != nil {
-		return fmt.Errorf("serve: prefill: %w", err)
+	seqs := make([]*seq, j.req.N)
+	for c := range seqs {
+		seqs[c] = newSeq(e, j, c)
 	}
-	logits, err := lg.Float32s()
+	// A greedy request needs only the largest logit of its first token:
+	// Greedy screens the output projection instead of computing every
+	// logit (a whole decoding step's head, once per request).
+	greedy := seqs[0].greedyOnly()
+	last := s.Narrow(h, 1, int64(T-1), 1) // [1, 1, H]
+	var logits []float32
+	var first []int64
+	var err error
+	if greedy {
+		first, err = m.Greedy(s, last).Int64s() // [1]
+	} else {
+		logits, err = m.Logits(s, last).Float32s() // [1, 1, V]
+	}
+	if err == nil {
+		err = s.Err()
+	}
 	if err != nil {
 		return fmt.Errorf("serve: prefill: %w", err)
 	}
 	e.pf = nil
 	// Every choice starts from the prompt's row.
 	L := int64(len(p))
-	for c := 0; c < j.req.N; c++ {
-		sq := newSeq(e, j, c)
-		row := append([]float32(nil), logits...)
-		if sq.advance(e, row) {
+	for _, sq := range seqs {
+		var done bool
+		if greedy {
+			done = sq.accept(e, int(first[0]), nil)
+		} else {
+			done = sq.advance(e, append([]float32(nil), logits...))
+		}
+		if done {
 			continue // ended at its first token
 		}
 		if err := e.big.CopyRow(int64(len(e.rows)), e.tmp, 0, L); err != nil {
