@@ -495,16 +495,26 @@ func (e *Engine) decode(m *model.Model) error {
 	defer s.Close()
 	ids := make([]int64, n)
 	lens := make([]int64, n) // row i's columns 0…pos−1 hold its positions; its token goes to column pos
+	same := true
 	for i, sq := range e.rows {
 		ids[i] = int64(sq.last)
 		lens[i] = sq.pos
+		same = same && sq.pos == lens[0]
 	}
 	view, err := e.big.Rows(int64(n))
 	if err != nil {
 		return err
 	}
 	defer view.Free()
-	h := m.Forward(s, s.Int64(ids, int64(n), 1), model.Pass{Cache: view, RowLens: lens}) // [n, 1, H]
+	pass := model.Pass{Cache: view, RowLens: lens}
+	if same {
+		// Every row (a lone client's every step) holds the same length:
+		// plain incremental decoding, without the rows' mask and position
+		// tensors that RowLens makes for the general path.
+		view.Len = lens[0]
+		pass = model.Pass{Cache: view}
+	}
+	h := m.Forward(s, s.Int64(ids, int64(n), 1), pass) // [n, 1, H]
 	greedy := true
 	for _, sq := range e.rows {
 		greedy = greedy && sq.greedyOnly()
