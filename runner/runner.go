@@ -109,7 +109,7 @@ type Runner struct {
 	dtype  torch.DType
 	tok    *tokenizer.Tokenizer
 	cfg    model.Config
-	eosIDs []int // the ids generation stops at (stopIDs)
+	eosIDs []int           // the ids generation stops at (stopIDs)
 	life   context.Context // cancelled by Close
 	stop   context.CancelFunc
 

@@ -87,7 +87,7 @@ func llama3FromFreqs(freqs []float32, theta float64, headDim int) (map[string]an
 		high = 1 + (ctx*xs[0]-1)/ss[0]
 	default:
 		// Any bounds between the longest short and the shortest long wavelength.
-		ctx = math.Floor(math.Sqrt(maxShort*minLong))
+		ctx = math.Floor(math.Sqrt(maxShort * minLong))
 		high = math.Sqrt(ctx / math.Max(maxShort, 1))
 	}
 	rp := map[string]any{"rope_type": "llama3", "rope_theta": theta, "factor": factor, "low_freq_factor": 1.0,
