@@ -33,12 +33,17 @@ func (m *Model) norm(s *torch.Scope, n *Norm, x *torch.Tensor) *torch.Tensor {
 }
 
 // rmsNorm is HF's LlamaRMSNorm: x·rsqrt(mean(x²) + eps) computed in
-// float32, cast back to x's dtype, times weight. Speed helper: the few rows
-// of decoding in float32 on the CPU take torch.RMSNormRows, one pass instead
-// of six ops (the same arithmetic; fusedDecode off keeps the ops).
+// float32, cast back to x's dtype, times weight. Speed helpers, in float32 on
+// the CPU: the few rows of decoding take torch.RMSNormRows (one C pass, no
+// libtorch dispatch); everything else, training included, takes
+// torch.RMSNorm (one autograd op instead of six ops forward and ten
+// backward). The arithmetic is the same; fusedNorm off keeps the ops.
 func rmsNorm(s *torch.Scope, x, w *torch.Tensor, eps float64) *torch.Tensor {
 	if fusedDecode && torch.RMSNormRowsOK(x, w) {
 		return s.RMSNormRows(x, w, eps)
+	}
+	if fusedNorm && torch.RMSNormOK(x, w) {
+		return s.RMSNorm(x, w, eps)
 	}
 	dt := x.DType()
 	if dt != torch.Float32 {
@@ -188,6 +193,10 @@ func (m *Model) attendOne(s *torch.Scope, q, k, v *torch.Tensor, scale float64) 
 // their fused paths; tests turn it off to check them against the general
 // path.
 var fusedDecode = true
+
+// fusedNorm lets rmsNorm take torch.RMSNorm outside decoding; tests turn it
+// off to check it against the op-by-op norm.
+var fusedNorm = true
 
 // attendNew is GPT-NeoX's attention of a decoding step (one new position
 // per row, no padding, KV cache) in one call, torch.DecodeAttention: split

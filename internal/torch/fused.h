@@ -53,6 +53,11 @@ char *gl_causal_attention(void **out, void *q, void *k, void *v, double scale);
 // values; an autograd op when x requires grad (rotary.cpp).
 char *gl_rotary(void **out, void *x, void *cos, void *sin, int64_t rot);
 
+// HF's LlamaRMSNorm in float32: w ⊙ x·rsqrt(mean(x²) + eps) over the last
+// dimension of x [..., D] with w [D] (float32 CPU); an autograd op when x or w
+// requires grad (rmsnorm.cpp).
+char *gl_rms_norm(void **out, void *x, void *w, double eps);
+
 #ifdef __cplusplus
 }
 #endif
