@@ -10,6 +10,7 @@ package torch
 #include "argmax_screen.h"
 #include "argmax_screen_rows.h"
 #include "gemm_rows.h"
+#include "gemv.h"
 
 // glm_linear_rows computes one chunk of y[m, N] = x[m, K]·w[N, K]ᵀ + b[N]
 // (row-major float32, b may be NULL): the n columns r0… of every row, which
@@ -24,6 +25,7 @@ static int glm_linear_rows(const float *x, const float *w, const float *b, const
 
 static void glm_product_rows(const float *x, const float *w, const float *b, float *out, int ldo,
                              int m, int K, int r0, int n) {
+	if (m == 1 && glm_gemv_rows(x, w, b, out, K, r0, n)) return;
 	float one = 1, beta = 0;
 	if (b) {
 		for (int i = 0; i < m; i++) memcpy(out + (int64_t)i * ldo, b + r0, (size_t)n * sizeof(float));
@@ -603,3 +605,15 @@ func (s *Scope) RowLinearSwiGLU(x, wg, bg, wu, bu *Tensor) *Tensor {
 }
 
 func fmtShape(t *Tensor) string { return fmt.Sprint(t.Shape()) }
+
+// UseGEMVKernel chooses how RowLinear computes a one-row product: with
+// golamini's own kernel where this CPU runs it (on, the default; x86-64
+// with AVX2 and FMA), or always with the BLAS inside libtorch (off). It
+// returns false when on was asked for and the CPU has no such kernel.
+// For tests and benchmarks that compare the two.
+func UseGEMVKernel(on bool) bool {
+	if on {
+		return C.glm_gemv_set_kernel(0) != 0 && C.glm_gemv_rows(nil, nil, nil, nil, 0, 0, 0) != 0
+	}
+	return C.glm_gemv_set_kernel(1) != 0
+}
