@@ -1,8 +1,17 @@
 package torch
 
-// #cgo CFLAGS: -O3
-// #include "argmax_screen.h"
-// #include "argmax_screen_rows.h"
+/*
+#cgo CFLAGS: -O3
+#include "argmax_screen.h"
+#include "argmax_screen_rows.h"
+
+// glm_screen_dot4 (argmax_screen.c) sets d[j] = q_j·xq for the four rows
+// q + j·K with the kernel in use (tests); xu = xq + 128 and qsum_j = Σ q_j.
+// Declared here rather than in argmax_screen.h: cgo compiles its probes of
+// this preamble from a file in the temporary directory, where a stray copy
+// of an older argmax_screen.h would hide a new declaration.
+void glm_screen_dot4(const int8_t *xq, const uint8_t *xu, const int8_t *q, const int32_t *qsum, int K, int32_t *d);
+*/
 import "C"
 
 import (
@@ -245,3 +254,24 @@ var (
 	screen7Once      sync.Once
 	screen7Preferred bool
 )
+
+// screenDot4 returns the dot products of xq with the four rows of q [4, K]
+// (K = len(xq)) as the kernel in use computes them (tests).
+func screenDot4(xq, q []int8) [4]int32 {
+	K := len(xq)
+	xu := make([]uint8, K)
+	for k, v := range xq {
+		xu[k] = uint8(int(v) + 128)
+	}
+	qsum := make([]int32, 4)
+	for j := range 4 {
+		for _, v := range q[j*K : (j+1)*K] {
+			qsum[j] += int32(v)
+		}
+	}
+	var d [4]int32
+	C.glm_screen_dot4((*C.int8_t)(unsafe.Pointer(unsafe.SliceData(xq))), (*C.uint8_t)(unsafe.Pointer(unsafe.SliceData(xu))),
+		(*C.int8_t)(unsafe.Pointer(unsafe.SliceData(q))), (*C.int32_t)(unsafe.Pointer(unsafe.SliceData(qsum))), C.int(K),
+		(*C.int32_t)(unsafe.Pointer(&d[0])))
+	return d
+}

@@ -153,6 +153,58 @@ func TestArgmaxLinearKernelsAgree(t *testing.T) {
 	}
 }
 
+// Every kernel's integer dot products are exact, at the extremes too: all
+// weights and inputs at ±127 (the pairs vpmaddubsw adds reach 32258 and
+// must not saturate), zeros (no sign to carry), and random values, for row
+// lengths with and without a tail after the 32-, 64- or 16-byte blocks.
+func TestScreenDotsExact(t *testing.T) {
+	defer setScreenKernel(0)
+	rng := rand.New(rand.NewPCG(7, 11))
+	for _, K := range []int{1, 31, 32, 40, 100, 896, 4864} {
+		for _, fill := range []string{"+127", "-127", "mixed-extreme", "zero-x", "random"} {
+			xq, q := make([]int8, K), make([]int8, 4*K)
+			for k := range xq {
+				switch fill {
+				case "+127":
+					xq[k] = 127
+				case "-127":
+					xq[k] = -127
+				case "mixed-extreme":
+					xq[k] = int8(127 - 254*(k%2))
+				case "random":
+					xq[k] = int8(rng.IntN(255) - 127)
+				}
+			}
+			for i := range q {
+				switch fill {
+				case "+127", "zero-x":
+					q[i] = 127
+				case "-127":
+					q[i] = int8(127 - 254*(i/K%2))
+				case "mixed-extreme":
+					q[i] = int8(127 - 254*((i+i/K)%2))
+				case "random":
+					q[i] = int8(rng.IntN(255) - 127)
+				}
+			}
+			var want [4]int32
+			for j := range 4 {
+				for k := range K {
+					want[j] += int32(xq[k]) * int32(q[j*K+k])
+				}
+			}
+			for _, kern := range []int{1, 2, 3} {
+				if !setScreenKernel(kern) {
+					continue
+				}
+				if got := screenDot4(xq, q); got != want {
+					t.Errorf("K=%d %s: kernel %d: %v, want %v", K, fill, kern, got, want)
+				}
+			}
+		}
+	}
+}
+
 // Inputs the screen does not take give Argmax(Linear(x, w)): too many rows,
 // float64, a non-finite row.
 func TestArgmaxLinearFallbacks(t *testing.T) {
