@@ -90,7 +90,12 @@ static void dot4_default(const int8_t *xq, const uint8_t *xu, const int8_t *q, c
 // pair is at most 2·127·127 = 32258 in magnitude (both are within ±127), so
 // nothing saturates; vpmaddwd by ones then widens the pairs into int32.
 // That is 32 weights in four instructions, half the work of widening both
-// to int16 first, which kept this pass from streaming at memory speed.
+// to int16 first. The multiplies still take about as long as memory takes
+// to deliver the bytes, so the loop also prefetches the rows three blocks
+// of four ahead (two cache lines per step cover a block of 4·K bytes in
+// its K/32 steps): the loads then find them in cache instead of waiting on
+// a stream the hardware prefetchers pick up late (rows of K bytes are short
+// streams).
 __attribute__((target("avx2"))) static void dot4_avx2(const int8_t *xq, const uint8_t *xu, const int8_t *q,
                                                       const int32_t *qsum, int K, int32_t d[4]) {
 	(void)xu, (void)qsum;
@@ -100,6 +105,8 @@ __attribute__((target("avx2"))) static void dot4_avx2(const int8_t *xq, const ui
 	for (; k + 32 <= K; k += 32) {
 		const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + k));
 		const __m256i ax = _mm256_abs_epi8(x);
+		_mm_prefetch((const char *)(q + 12 * (ptrdiff_t)K + 2 * k), _MM_HINT_T0);
+		_mm_prefetch((const char *)(q + 12 * (ptrdiff_t)K + 2 * k + 64), _MM_HINT_T0);
 		for (int j = 0; j < 4; j++) {
 			__m256i w = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(q + (ptrdiff_t)j * K + k)), x);
 			a[j] = _mm256_add_epi32(a[j], _mm256_madd_epi16(_mm256_maddubs_epi16(ax, w), ones));
