@@ -144,10 +144,11 @@ AdamW only add to it. HF runs torch 2.15, whose GEMMs may be faster than the flo
             print(f"| {l['product']}{half} | {l['shape']} | {l['count']} | {l['gflop_per_step']:.4g} | {l['probe_gflop_s']:.1f} | {l['floor_s']:.4f} |")
         print("\n</details>")
 print("""
-Speed paths on these families: a decoding step runs each layer's q/k/v projections as one row-shared job
+Speed paths on these families: a decoding step's one-row products run golamini's AVX2 kernel (four rows per
+pass, where MKL's sgemv takes its generic path on AMD), each layer's q/k/v projections as one row-shared job
 (RowLinearCat, the weights read in place), Qwen3's q/k norms, rotary, cache write and grouped-query attention
 in one call (DecodeAttentionGrouped), gate and up with SiLU⊙ as one job (RowLinearSwiGLU), RMSNorm in one pass
-(RMSNormRows), and greedy decoding screens the output projection (ArgmaxLinear, tied or not). Training uses the
+(RMSNormRows), and greedy decoding screens the output projection (ArgmaxLinear, tied or not; int8 products with vpmaddubsw). Training uses the
 chunked loss head (LinearCrossEntropy; `lm_head` has no bias), the one-op rotary (torch.Rotary, float32 CPU) and
 the one-pass AdamW.""")
 PY

@@ -100,9 +100,10 @@ const RowLinearMaxRows = 16
 // path of decoding: for an input of at most RowLinearMaxRows rows, float32 on
 // the CPU, with no gradient to record, it splits the rows of w into chunks
 // that the worker thread and the helper threads of SetRowLinearThreads take
-// one at a time, each computing its chunk with the BLAS inside libtorch
-// (sgemv for one row) or, for several rows, gemm_rows.c's kernel (sgemm
-// where the CPU lacks AVX2). Anything else goes to Linear.
+// one at a time, each computing its chunk with golamini's AVX2 kernels
+// (gemv.c for one row, UseGEMVKernel; gemm_rows.c for several) or, on CPUs
+// without AVX2, the BLAS inside libtorch (sgemv, sgemm). Anything else goes
+// to Linear.
 //
 // Why: decoding a token is a chain of matrix-vector products that only read
 // the weights (179 MB per token for pythia-70m), so its speed is memory
