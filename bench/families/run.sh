@@ -149,6 +149,6 @@ pass, where MKL's sgemv takes its generic path on AMD), each layer's q/k/v proje
 (RowLinearCat, the weights read in place), Qwen3's q/k norms, rotary, cache write and grouped-query attention
 in one call (DecodeAttentionGrouped), gate and up with SiLU⊙ as one job (RowLinearSwiGLU), RMSNorm in one pass
 (RMSNormRows), and greedy decoding screens the output projection (ArgmaxLinear, tied or not; int8 products with vpmaddubsw). Training uses the
-chunked loss head (LinearCrossEntropy; `lm_head` has no bias), the one-op rotary (torch.Rotary, float32 CPU) and
+chunked loss head (LinearCrossEntropy; `lm_head` has no bias), the one-op rotary (torch.Rotary, float32 CPU), RMSNorm as one autograd op (torch.RMSNorm) and
 the one-pass AdamW.""")
 PY
