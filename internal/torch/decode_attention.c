@@ -1,38 +1,13 @@
 // decode_attention.c: GPT-NeoX attention for one new position per row, in
 // one pass over the few kilobytes it touches (see DecodeAttention).
 #include "decode_attention.h"
+#include "attention_steps.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blas.h"
-
-// rope writes x rotated by the position's tables to out, like the model's
-// applyRotary: out = x·cos + x[perm]·sin on the first rot values, where
-// perm swaps their halves and sin already holds −sin on the first half;
-// the other values pass through.
-static void rope(const float *x, const float *cos, const float *sin, int rot, int hs, float *out) {
-	int half = rot / 2;
-	for (int j = 0; j < rot; j++) {
-		int partner = j < half ? j + half : j - half;
-		out[j] = x[j] * cos[j] + x[partner] * sin[j];
-	}
-	if (hs > rot) memcpy(out + rot, x + rot, (size_t)(hs - rot) * sizeof(float));
-}
-
-// softmax replaces p[0..n) by its softmax (max subtracted, in float).
-static void softmax(float *p, int n) {
-	float m = p[0];
-	for (int i = 1; i < n; i++)
-		if (p[i] > m) m = p[i];
-	float sum = 0;
-	for (int i = 0; i < n; i++) {
-		p[i] = expf(p[i] - m);
-		sum += p[i];
-	}
-	for (int i = 0; i < n; i++) p[i] /= sum;
-}
 
 int glm_decode_attention(const float *qkv, const float *cos, const float *sin, int rot,
                          float *kc, float *vc, float *y, int B, int nh, int hs,
@@ -53,8 +28,8 @@ int glm_decode_attention(const float *qkv, const float *cos, const float *sin, i
 			float *vh = vc + ((int64_t)b * nh + h) * cap * hs;
 			float *knew = kh + past * hs;
 			if (rot > 0) {
-				rope(x, cos, sin, rot, hs, q);
-				rope(x + hs, cos, sin, rot, hs, knew);
+				glm_rope(x, cos, sin, rot, hs, q);
+				glm_rope(x + hs, cos, sin, rot, hs, knew);
 			} else {
 				memcpy(q, x, (size_t)hs * sizeof(float));
 				memcpy(knew, x + hs, (size_t)hs * sizeof(float));
@@ -62,22 +37,13 @@ int glm_decode_attention(const float *qkv, const float *cos, const float *sin, i
 			memcpy(vh + past * hs, x + 2 * hs, (size_t)hs * sizeof(float));
 			// p[s] = scale · q·k_s: column-major kh is [hs, S] with lda hs.
 			sgemv_("T", &hs, &S, &scale, kh, &hs, q, &inc, &zero, p, &inc);
-			softmax(p, S);
+			glm_softmax(p, S);
 			// y_h = Σ_s p[s]·v_s
 			sgemv_("N", &hs, &S, &one, vh, &hs, p, &inc, &zero, y + ((int64_t)b * nh + h) * hs, &inc);
 		}
 	}
 	free(q);
 	return 0;
-}
-
-// head_rms_norm replaces x[0..hs) by x·rsqrt(mean(x²) + eps)·w (Qwen3's
-// per-head q/k RMSNorm, in float32 as HF's).
-static void head_rms_norm(float *x, const float *w, int hs, float eps) {
-	float ss = 0;
-	for (int j = 0; j < hs; j++) ss += x[j] * x[j];
-	float r = 1.0f / sqrtf(ss / (float)hs + eps);
-	for (int j = 0; j < hs; j++) x[j] = w[j] * (x[j] * r);
 }
 
 int glm_decode_attention_grouped(const float *qkv, const float *cos, const float *sin, int rot,
@@ -101,23 +67,23 @@ int glm_decode_attention_grouped(const float *qkv, const float *cos, const float
 			float *vh = vc + ((int64_t)b * nkv + g) * cap * hs;
 			float *knew = kh + past * hs;
 			memcpy(t, row + (int64_t)(nh + g) * hs, (size_t)hs * sizeof(float));
-			if (knorm) head_rms_norm(t, knorm, hs, eps);
+			if (knorm) glm_head_rms_norm(t, knorm, hs, eps);
 			if (rot > 0)
-				rope(t, cos, sin, rot, hs, knew);
+				glm_rope(t, cos, sin, rot, hs, knew);
 			else
 				memcpy(knew, t, (size_t)hs * sizeof(float));
 			memcpy(vh + past * hs, row + (int64_t)(nh + nkv + g) * hs, (size_t)hs * sizeof(float));
 			for (int r = 0; r < rep; r++) {
 				int h = g * rep + r; // query heads g·rep… share kv head g
 				memcpy(t, row + (int64_t)h * hs, (size_t)hs * sizeof(float));
-				if (qnorm) head_rms_norm(t, qnorm, hs, eps);
+				if (qnorm) glm_head_rms_norm(t, qnorm, hs, eps);
 				if (rot > 0)
-					rope(t, cos, sin, rot, hs, q);
+					glm_rope(t, cos, sin, rot, hs, q);
 				else
 					memcpy(q, t, (size_t)hs * sizeof(float));
 				// p[s] = scale · q·k_s: column-major kh is [hs, S] with lda hs.
 				sgemv_("T", &hs, &S, &scale, kh, &hs, q, &inc, &zero, p, &inc);
-				softmax(p, S);
+				glm_softmax(p, S);
 				sgemv_("N", &hs, &S, &one, vh, &hs, p, &inc, &zero, y + ((int64_t)b * nh + h) * hs, &inc);
 			}
 		}

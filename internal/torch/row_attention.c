@@ -4,6 +4,7 @@
 // key and value at column past[b] and attends over columns 0…past[b]: no
 // mask and no columns another row left.
 #include "row_attention.h"
+#include "attention_steps.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -15,40 +16,6 @@
 #define GLM_X86 1
 #include <immintrin.h>
 #endif
-
-// rope writes x rotated by one position's tables to out: out = x·cos +
-// x[perm]·sin on the first rot values (perm swaps their halves; sin holds
-// −sin on the first half, the model's layout); the rest passes through.
-static void rope(const float *x, const float *cos, const float *sin, int rot, int hs, float *out) {
-	int half = rot / 2;
-	for (int j = 0; j < rot; j++) {
-		int partner = j < half ? j + half : j - half;
-		out[j] = x[j] * cos[j] + x[partner] * sin[j];
-	}
-	if (hs > rot) memcpy(out + rot, x + rot, (size_t)(hs - rot) * sizeof(float));
-}
-
-// softmax replaces p[0..n) by its softmax (max subtracted, in float).
-static void softmax(float *p, int n) {
-	float m = p[0];
-	for (int i = 1; i < n; i++)
-		if (p[i] > m) m = p[i];
-	float sum = 0;
-	for (int i = 0; i < n; i++) {
-		p[i] = expf(p[i] - m);
-		sum += p[i];
-	}
-	for (int i = 0; i < n; i++) p[i] /= sum;
-}
-
-// head_rms_norm replaces x[0..hs) by x·rsqrt(mean(x²) + eps)·w (Qwen3's
-// per-head q/k RMSNorm, in float32 as HF's).
-static void head_rms_norm(float *x, const float *w, int hs, float eps) {
-	float ss = 0;
-	for (int j = 0; j < hs; j++) ss += x[j] * x[j];
-	float r = 1.0f / sqrtf(ss / (float)hs + eps);
-	for (int j = 0; j < hs; j++) x[j] = w[j] * (x[j] * r);
-}
 
 // attend_one sets y[0..hs) = softmax(scale·q·k_s)·v_s over the S cache rows
 // of kh, vh [S, hs]; p is scratch of S floats. Plain loops, not BLAS: a
@@ -62,7 +29,7 @@ static void attend_plain(const float *q, const float *kh, const float *vh, int S
 		for (int j = 0; j < hs; j++) d += q[j] * k[j];
 		p[s] = scale * d;
 	}
-	softmax(p, S);
+	glm_softmax(p, S);
 	for (int j = 0; j < hs; j++) y[j] = 0;
 	for (int s = 0; s < S; s++) {
 		const float *v = vh + (int64_t)s * hs;
@@ -86,7 +53,7 @@ __attribute__((target("avx2,fma"))) static void attend_avx2(const float *q, cons
 		h = _mm_hadd_ps(h, h);
 		p[s] = scale * _mm_cvtss_f32(h);
 	}
-	softmax(p, S);
+	glm_softmax(p, S);
 	// y in registers, 64 values at a time: each v row is read once per group.
 	for (int j0 = 0; j0 < hs; j0 += 64) {
 		int n = (hs - j0 < 64 ? hs - j0 : 64) / 8;
@@ -132,8 +99,8 @@ int glm_row_attention(const float *qkv, const float *cos, const float *sin, int 
 			float *kh = kc + ((int64_t)b * nh + h) * cap * hs;      // its cache rows [cap, hs]
 			float *vh = vc + ((int64_t)b * nh + h) * cap * hs;
 			if (rot > 0) {
-				rope(x, c, sn, rot, hs, q);
-				rope(x + hs, c, sn, rot, hs, kh + P * hs);
+				glm_rope(x, c, sn, rot, hs, q);
+				glm_rope(x + hs, c, sn, rot, hs, kh + P * hs);
 			} else {
 				memcpy(q, x, (size_t)hs * sizeof(float));
 				memcpy(kh + P * hs, x + hs, (size_t)hs * sizeof(float));
@@ -162,18 +129,18 @@ int glm_row_attention_grouped(const float *qkv, const float *cos, const float *s
 			float *kh = kc + ((int64_t)b * nkv + g) * cap * hs; // this kv head's cache rows [cap, hs]
 			float *vh = vc + ((int64_t)b * nkv + g) * cap * hs;
 			memcpy(t, row + (int64_t)(nh + g) * hs, (size_t)hs * sizeof(float));
-			if (knorm) head_rms_norm(t, knorm, hs, eps);
+			if (knorm) glm_head_rms_norm(t, knorm, hs, eps);
 			if (rot > 0)
-				rope(t, c, sn, rot, hs, kh + P * hs);
+				glm_rope(t, c, sn, rot, hs, kh + P * hs);
 			else
 				memcpy(kh + P * hs, t, (size_t)hs * sizeof(float));
 			memcpy(vh + P * hs, row + (int64_t)(nh + nkv + g) * hs, (size_t)hs * sizeof(float));
 			for (int r = 0; r < rep; r++) {
 				int h = g * rep + r; // query heads g·rep… share kv head g
 				memcpy(t, row + (int64_t)h * hs, (size_t)hs * sizeof(float));
-				if (qnorm) head_rms_norm(t, qnorm, hs, eps);
+				if (qnorm) glm_head_rms_norm(t, qnorm, hs, eps);
 				if (rot > 0)
-					rope(t, c, sn, rot, hs, q);
+					glm_rope(t, c, sn, rot, hs, q);
 				else
 					memcpy(q, t, (size_t)hs * sizeof(float));
 				attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)b * nh + h) * hs);
