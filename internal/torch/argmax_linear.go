@@ -162,17 +162,26 @@ func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor,
 	xp := (*C.float)(lib.AtDataPtr(x.c))
 	// The quantized inputs, in C memory the helpers may read: xq [rows, K]
 	// int8, xu [rows, K] uint8, sx [rows] float32.
+	crows := chunkRows(ix.N, K)
+	chunks := (ix.N + crows - 1) / crows
 	buf := s.Empty([]int64{rows * (2*K + 4)}, Uint8, CPU)
 	a := s.Empty([]int64{rows, ix.N}, Float32, CPU) // the scores
+	// xnorm [rows], xerr [rows] and the interval ends of each block of
+	// GLM_SCREEN_BLOCK rows of w, lohi [rows, blocks, 2]. chunkRows' chunks
+	// start at multiples of 16 (the block), so each block is one chunk's.
+	blocks := (ix.N + C.GLM_SCREEN_BLOCK - 1) / C.GLM_SCREEN_BLOCK
+	dbuf := s.Empty([]int64{2*rows + 2*blocks*rows}, Float64, CPU)
 	if s.Err() != nil {
 		return nil, 0, true
 	}
-	defer s.Drop(a, buf)
+	defer s.Drop(a, buf, dbuf)
 	bp := unsafe.Pointer(lib.AtDataPtr(buf.c))
 	xq, xu := (*C.int8_t)(bp), (*C.uint8_t)(unsafe.Add(bp, rows*K))
 	sx := unsafe.Slice((*float32)(unsafe.Add(bp, 2*rows*K)), rows) // 4-aligned: libtorch aligns storage to 64
-	xnorm := make([]float64, rows)
-	xerr := make([]float64, rows)
+	dp := unsafe.Pointer(lib.AtDataPtr(dbuf.c))
+	xnorm := unsafe.Slice((*float64)(dp), rows)
+	xerr := unsafe.Slice((*float64)(unsafe.Add(dp, 8*rows)), rows)
+	lohi := (*C.double)(unsafe.Add(dp, 16*rows))
 	// Several rows on a CPU without VNNI: the 7-bit inputs of
 	// argmax_screen_rows.c, several times faster there.
 	seven := rows > 1 && screen7()
@@ -195,26 +204,27 @@ func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor,
 		}
 		sx[i] = float32(v)
 	}
-	crows := chunkRows(ix.N, K)
+	ep, gp := (*C.float)(lib.AtDataPtr(ix.err.c)), (*C.float)(lib.AtDataPtr(ix.gain.c))
 	j := &rowJob{
-		m: rows, K: K, N: ix.N, rows: crows, n: (ix.N + crows - 1) / crows,
+		m: rows, K: K, N: ix.N, rows: crows, n: chunks,
 		segs: []rowSeg{{N: ix.N, rows: crows}},
 		y:    (*C.float)(lib.AtDataPtr(a.c)),
 		q:    (*C.int8_t)(lib.AtDataPtr(ix.q.c)), scale: (*C.float)(lib.AtDataPtr(ix.scale.c)),
 		qsum: (*C.int32_t)(lib.AtDataPtr(ix.qsum.c)),
 		xq:   xq, xu: xu, sx: (*C.float)(unsafe.Pointer(unsafe.SliceData(sx))), seven: seven,
+		lohi: lohi, err: ep, gain: gp,
+		xnorm: (*C.double)(unsafe.Pointer(unsafe.SliceData(xnorm))), xerr: (*C.double)(unsafe.Pointer(unsafe.SliceData(xerr))),
 	}
-	pool.run(j, buf, ix.q, ix.scale, ix.qsum)
+	pool.run(j, buf, dbuf, ix.q, ix.scale, ix.qsum, ix.err, ix.gain)
 	ap := (*C.float)(lib.AtDataPtr(a.c))
 	wp := (*C.float)(lib.AtDataPtr(ix.w.c))
-	ep, gp := (*C.float)(lib.AtDataPtr(ix.err.c)), (*C.float)(lib.AtDataPtr(ix.gain.c))
 	best := make([]int64, rows)
 	var computed int64
 	for i := range rows {
 		var n C.int64_t
 		best[i] = int64(C.glm_screen_select((*C.float)(unsafe.Add(unsafe.Pointer(xp), 4*i*K)), wp,
 			(*C.float)(unsafe.Add(unsafe.Pointer(ap), 4*i*ix.N)), ep, gp, C.double(xnorm[i]), C.double(xerr[i]),
-			C.int64_t(ix.N), C.int(K), &n))
+			C.int64_t(ix.N), C.int(K), (*C.double)(unsafe.Add(unsafe.Pointer(lohi), 16*i*blocks)), &n))
 		computed += int64(n)
 	}
 	runtime.KeepAlive(x)

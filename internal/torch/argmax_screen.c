@@ -209,27 +209,107 @@ void glm_screen_rows_m(const int8_t *xq, const uint8_t *xu, const float *sx, int
 		                r0, n);
 }
 
-int64_t glm_screen_select(const float *x, const float *w, const float *a, const float *err, const float *gain,
-                          double xnorm, double xerr, int64_t N, int K, int64_t *candidates) {
-	// a_r is the exact integer dot product scaled with up to three float
-	// roundings (int32 → float above 2²⁴, the double product → float):
-	// a relative 2⁻²⁰ covers them.
-	const double rel = ldexp(1.0, -20);
-	double lo = -INFINITY;
-	for (int64_t r = 0; r < N; r++) {
-		double v = (double)a[r] - ((double)err[r] * xnorm + (double)gain[r] * xerr + fabs((double)a[r]) * rel);
-		if (v > lo) lo = v;
+// screen_radius is the half-width of a row's interval around its score a:
+// err·‖x‖ + gain·‖x − sx·xq‖ (xnorm, xerr) plus a relative 2⁻²⁰ of a, which
+// covers a's own roundings (int32 → float above 2²⁴, the double product →
+// float: up to three). bounds_block_avx2 computes the same three products
+// and two sums in the same order (AVX2 without FMA, so nothing is fused),
+// so a block's largest upper end bounds every row's upper end as
+// glm_screen_select recomputes it here.
+static inline double screen_radius(float a, float err, float gain, double xnorm, double xerr) {
+	return (double)err * xnorm + (double)gain * xerr + fabs((double)a) * 0x1p-20;
+}
+
+// bounds_block writes the largest lower and upper ends of n ≤ 16 rows.
+static void bounds_block(const float *a, const float *err, const float *gain, double xnorm, double xerr, int n,
+                         double *lohi) {
+	double lo = -INFINITY, hi = -INFINITY;
+	for (int r = 0; r < n; r++) {
+		const double rad = screen_radius(a[r], err[r], gain[r], xnorm, xerr);
+		const double l = (double)a[r] - rad, h = (double)a[r] + rad;
+		lo = l > lo ? l : lo; // not fmax: a library call per row (NaN rules)
+		hi = h > hi ? h : hi;
 	}
+	lohi[0] = lo, lohi[1] = hi;
+}
+
+#if GLM_X86
+// bounds_16_avx2 is bounds_block for 16 rows, four at a time in double.
+__attribute__((target("avx2"))) static void bounds_16_avx2(const float *a, const float *err, const float *gain,
+                                                           double xnorm, double xerr, double *lohi) {
+	const __m256d xn = _mm256_set1_pd(xnorm), xe = _mm256_set1_pd(xerr), rel = _mm256_set1_pd(0x1p-20);
+	const __m256d sign = _mm256_set1_pd(-0.0);
+	__m256d lo = _mm256_set1_pd(-INFINITY), hi = lo;
+	for (int r = 0; r < 16; r += 4) {
+		const __m256d av = _mm256_cvtps_pd(_mm_loadu_ps(a + r));
+		const __m256d ev = _mm256_cvtps_pd(_mm_loadu_ps(err + r));
+		const __m256d gv = _mm256_cvtps_pd(_mm_loadu_ps(gain + r));
+		const __m256d rad = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(ev, xn), _mm256_mul_pd(gv, xe)),
+		                                  _mm256_mul_pd(_mm256_andnot_pd(sign, av), rel));
+		lo = _mm256_max_pd(lo, _mm256_sub_pd(av, rad));
+		hi = _mm256_max_pd(hi, _mm256_add_pd(av, rad));
+	}
+	// Lanes 0–3 of lo and hi reduced to one value each.
+	__m256d t = _mm256_max_pd(_mm256_unpacklo_pd(lo, hi), _mm256_unpackhi_pd(lo, hi)); // lo0|hi0 lo1|hi1 per half
+	__m128d u = _mm_max_pd(_mm256_castpd256_pd128(t), _mm256_extractf128_pd(t, 1));
+	_mm_storeu_pd(lohi, u);
+}
+#endif
+
+static int bounds_avx2_ok(void) {
+#if GLM_X86
+	static int ok = -1;
+	int v = __atomic_load_n(&ok, __ATOMIC_RELAXED);
+	if (v < 0) {
+		__builtin_cpu_init();
+		v = __builtin_cpu_supports("avx2") != 0;
+		__atomic_store_n(&ok, v, __ATOMIC_RELAXED);
+	}
+	return v;
+#else
+	return 0;
+#endif
+}
+
+void glm_screen_bounds(const float *a, int lda, int m, const float *err, const float *gain, const double *xnorm,
+                       const double *xerr, int n, double *lohi, int64_t ldl) {
+	const int avx2 = bounds_avx2_ok();
+	for (int i = 0; i < m; i++) {
+		const float *ai = a + (long)i * lda;
+		double *li = lohi + i * ldl;
+		for (int r = 0; r < n; r += GLM_SCREEN_BLOCK, li += 2) {
+			const int nb = n - r < GLM_SCREEN_BLOCK ? n - r : GLM_SCREEN_BLOCK;
+#if GLM_X86
+			if (avx2 && nb == 16) {
+				bounds_16_avx2(ai + r, err + r, gain + r, xnorm[i], xerr[i], li);
+				continue;
+			}
+#endif
+			bounds_block(ai + r, err + r, gain + r, xnorm[i], xerr[i], nb, li);
+		}
+	}
+	(void)avx2;
+}
+
+int64_t glm_screen_select(const float *x, const float *w, const float *a, const float *err, const float *gain,
+                          double xnorm, double xerr, int64_t N, int K, const double *lohi, int64_t *candidates) {
+	const int64_t blocks = (N + GLM_SCREEN_BLOCK - 1) / GLM_SCREEN_BLOCK;
+	double lo = -INFINITY;
+	for (int64_t c = 0; c < blocks; c++)
+		if (lohi[2 * c] > lo) lo = lohi[2 * c];
 	int64_t best = -1, n = 0;
 	double bestv = -INFINITY;
-	for (int64_t r = 0; r < N; r++) {
-		if ((double)a[r] + ((double)err[r] * xnorm + (double)gain[r] * xerr + fabs((double)a[r]) * rel) < lo)
-			continue;
-		const float *wr = w + r * K;
-		double v = 0;
-		for (int k = 0; k < K; k++) v += (double)wr[k] * x[k];
-		n++;
-		if (best < 0 || v > bestv) best = r, bestv = v;
+	for (int64_t c = 0; c < blocks; c++) {
+		if (lohi[2 * c + 1] < lo) continue; // no row of this block reaches lo
+		const int64_t end = c + 1 < blocks ? (c + 1) * GLM_SCREEN_BLOCK : N;
+		for (int64_t r = c * GLM_SCREEN_BLOCK; r < end; r++) {
+			if ((double)a[r] + screen_radius(a[r], err[r], gain[r], xnorm, xerr) < lo) continue;
+			const float *wr = w + r * K;
+			double v = 0;
+			for (int k = 0; k < K; k++) v += (double)wr[k] * x[k];
+			n++;
+			if (best < 0 || v > bestv) best = r, bestv = v;
+		}
 	}
 	*candidates = n;
 	return best;

@@ -29,13 +29,29 @@ void glm_screen_rows(const int8_t *xq, const uint8_t *xu, float sx, const int8_t
 void glm_screen_rows_m(const int8_t *xq, const uint8_t *xu, const float *sx, int m, const int8_t *q,
                        const float *scale, const int32_t *qsum, float *out, int ldo, int K, int64_t r0, int n);
 
+// GLM_SCREEN_BLOCK rows of the index share one pair of interval ends in
+// glm_screen_bounds; chunks of the screening job start at multiples of it.
+#define GLM_SCREEN_BLOCK 16
+
+// glm_screen_bounds writes, for each of m inputs (scores a + i·lda of n
+// rows whose err and gain start at err, gain; the inputs' xnorm and xerr)
+// and each block of GLM_SCREEN_BLOCK rows (the last may be shorter), the
+// largest lower end and the largest upper end of the rows' intervals
+// a_r ∓ (err_r·‖x‖ + gain_r·‖x − sx·xq‖): input i's block b to
+// lohi[i·ldl + 2b] and lohi[i·ldl + 2b + 1]. The screening job calls it on
+// each chunk while the chunk's scores are in cache.
+void glm_screen_bounds(const float *a, int lda, int m, const float *err, const float *gain, const double *xnorm,
+                       const double *xerr, int n, double *lohi, int64_t ldl);
+
 // glm_screen_select returns the first index of the largest x·w_r (computed
-// in double from w) among the rows whose interval a_r ± (err_r·‖x‖ +
-// gain_r·‖x − sx·xq‖) reaches the largest lower end. Since |x·w_r − a_r| is
-// within that radius for every row, the row of the largest x·w_r is among
-// them. *candidates gets how many rows it computed.
+// in double from w) among the rows whose interval reaches the largest lower
+// end. Since |x·w_r − a_r| is within the radius for every row, the row of
+// the largest x·w_r is among them. lohi holds the input's block ends from
+// glm_screen_bounds (2 per block of GLM_SCREEN_BLOCK rows), so only the
+// blocks whose largest upper end reaches the largest lower end are looked
+// at. *candidates gets how many rows it computed.
 int64_t glm_screen_select(const float *x, const float *w, const float *a, const float *err, const float *gain,
-                          double xnorm, double xerr, int64_t N, int K, int64_t *candidates);
+                          double xnorm, double xerr, int64_t N, int K, const double *lohi, int64_t *candidates);
 
 // glm_screen_set_kernel picks the dot-product kernel (tests): 0 the widest
 // the CPU runs, 1 portable C, 2 AVX2, 3 AVX-512 VNNI. It returns 0 when the

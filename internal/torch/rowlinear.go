@@ -257,7 +257,8 @@ func gradEnabled() bool {
 const chunkBytes = 256 << 10
 
 // chunkRows is the number of rows of w (rowBytes each) per chunk: chunkBytes'
-// worth, but at least 64 and at most N.
+// worth, but at least 64 and at most N, and a multiple of 16 below N (the
+// screening job's blocks of GLM_SCREEN_BLOCK rows never straddle chunks).
 func chunkRows(N, rowBytes int64) int64 {
 	r := max(64, chunkBytes/rowBytes)
 	r = (r + 15) &^ 15
@@ -305,6 +306,12 @@ type rowJob struct {
 	xq        *C.int8_t
 	xu        *C.uint8_t
 	seven     bool // xu holds 7-bit inputs for glm_screen_rows7 (xq unused)
+	// With lohi set too, the interval ends of each block of
+	// GLM_SCREEN_BLOCK rows go to lohi [m, blocks, 2] (glm_screen_bounds
+	// over err, gain and the inputs' xnorm, xerr).
+	lohi        *C.double
+	err, gain   *C.float
+	xnorm, xerr *C.double
 
 	next   atomic.Int64   // next chunk to claim
 	state  []atomic.Int32 // per chunk
@@ -348,6 +355,19 @@ func (j *rowJob) chunk(i int64, out *C.float, ldo int64) {
 	}
 }
 
+// bounds writes chunk i's interval ends from its scores at out (row
+// stride ldo) when j is a screening job that keeps them.
+func (j *rowJob) bounds(i int64, out *C.float, ldo int64) {
+	if j.lohi == nil {
+		return
+	}
+	_, r0, n := j.span(i)
+	blocks := (j.N + C.GLM_SCREEN_BLOCK - 1) / C.GLM_SCREEN_BLOCK
+	C.glm_screen_bounds(out, C.int(ldo), C.int(j.m), (*C.float)(unsafe.Add(unsafe.Pointer(j.err), 4*r0)),
+		(*C.float)(unsafe.Add(unsafe.Pointer(j.gain), 4*r0)), j.xnorm, j.xerr, C.int(n),
+		(*C.double)(unsafe.Add(unsafe.Pointer(j.lohi), 8*2*(r0/C.GLM_SCREEN_BLOCK))), C.int64_t(2*blocks))
+}
+
 // into returns the place in y where chunk i starts.
 func (j *rowJob) into(i int64) *C.float {
 	sg, r0, _ := j.span(i)
@@ -374,6 +394,7 @@ func (j *rowJob) helpWith(scratch []float32) {
 		out := (*C.float)(unsafe.Pointer(unsafe.SliceData(scratch)))
 		j.chunk(i, out, n)
 		if j.state[i].CompareAndSwap(chunkComputing, chunkPublishing) {
+			j.bounds(i, out, n)
 			C.glm_copy_rows(j.into(i), C.int(j.N), out, C.int(j.m), C.int(n))
 			j.state[i].Store(chunkDone)
 			j.left.Add(-1)
@@ -396,6 +417,7 @@ func (j *rowJob) workerShare() {
 		}
 		start := time.Now()
 		j.chunk(i, j.into(i), j.N)
+		j.bounds(i, j.into(i), j.N)
 		slowest = max(slowest, time.Since(start))
 		j.left.Add(-1)
 	}
@@ -418,6 +440,7 @@ func (j *rowJob) workerShare() {
 					takenOver.Add(1)
 				}
 				j.chunk(i, j.into(i), j.N)
+				j.bounds(i, j.into(i), j.N)
 				j.left.Add(-1)
 				break
 			}
