@@ -6,6 +6,12 @@
 // read in place: a tile of 4 weight rows stays in L1 while it meets every
 // input row, 3 input rows at a time, and the 12 running sums of 8 floats
 // each are reduced once per tile.
+//
+// Only the first pass over a tile of weight rows reads them from memory; the
+// other passes find them in L1. That first pass also prefetches the next
+// tile's rows, so the next tile's first pass does not wait on memory either:
+// the weights are read once per call, and without the prefetch that pass
+// stalled on them (bench/serve/step: the 16-row decoding step).
 #include "gemm_rows.h"
 
 // The AVX2 kernel is x86-64 only (GCC/Clang intrinsics, picked at run time);
@@ -33,8 +39,10 @@ AVX2 static inline void store4(float *o, __m128 v, int beta) {
 
 // tile4 computes mr (1–3) input rows times 4 weight rows. Always inlined
 // with a constant mr, so the sums live in registers.
+// pf, when not NULL, is the next tile's 4 weight rows: one prefetch per
+// 64-byte line of each as the loop passes the same offset in this tile.
 AVX2 static inline __attribute__((always_inline)) void tile4(const float *x, const float *w, float *out, int ldo,
-                                                            int mr, int K, int beta) {
+                                                            int mr, int K, int beta, const float *pf) {
 	__m256 acc[3][4];
 	_Pragma("GCC unroll 3") for (int i = 0; i < mr; i++)
 		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();
@@ -42,6 +50,9 @@ AVX2 static inline __attribute__((always_inline)) void tile4(const float *x, con
 	for (; k + 8 <= K; k += 8) {
 		__m256 wv[4];
 		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) wv[j] = _mm256_loadu_ps(w + (long)j * K + k);
+		if (pf && (k & 8)) { // every other step of 8 floats: once per line
+			_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) _mm_prefetch((const char *)(pf + (long)j * K + k), _MM_HINT_T0);
+		}
 		_Pragma("GCC unroll 3") for (int i = 0; i < mr; i++) {
 			__m256 xv = _mm256_loadu_ps(x + (long)i * K + k);
 			_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
@@ -83,10 +94,11 @@ AVX2 static void gemm_avx2(const float *x, const float *w, float *out, int ldo, 
 	int j = 0;
 	for (; j + 4 <= n; j += 4) {
 		const float *wj = w + (long)j * K;
+		const float *pf = j + 8 <= n ? wj + 4L * K : 0; // the next tile, for the first pass
 		int i = 0;
-		for (; i + 3 <= m; i += 3) tile4(x + (long)i * K, wj, out + (long)i * ldo + j, ldo, 3, K, beta);
-		if (m - i == 2) tile4(x + (long)i * K, wj, out + (long)i * ldo + j, ldo, 2, K, beta);
-		if (m - i == 1) tile4(x + (long)i * K, wj, out + (long)i * ldo + j, ldo, 1, K, beta);
+		for (; i + 3 <= m; i += 3, pf = 0) tile4(x + (long)i * K, wj, out + (long)i * ldo + j, ldo, 3, K, beta, pf);
+		if (m - i == 2) tile4(x + (long)i * K, wj, out + (long)i * ldo + j, ldo, 2, K, beta, pf);
+		if (m - i == 1) tile4(x + (long)i * K, wj, out + (long)i * ldo + j, ldo, 1, K, beta, pf);
 	}
 	for (; j < n; j++) {
 		const float *wj = w + (long)j * K;
