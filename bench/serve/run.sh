@@ -26,6 +26,7 @@ log() { echo "bench/serve: $*" >&2; }
 
 go build -o "$out/golamini" ./cmd/golamini
 go build -o "$out/serve-bench" ./bench/serve
+go build -o "$out/step" ./bench/serve/step
 PY5="$(scripts/reference-venv "$CACHE/venv-ref5" scripts/reference/requirements-v5.txt)"
 
 tmp="$(mktemp -d /tmp/golamini-serve-bench.XXXXXX)"
@@ -61,6 +62,11 @@ wait_up "http://127.0.0.1:$port"
 "$out/serve-bench" -url "http://127.0.0.1:$port/v1" -model bench -label "golamini serve" -clients "$CLIENTS" -requests "$REQ" -max-tokens "$TOK" >> "$out/results.jsonl"
 kill -TERM "${pids[-1]}"; wait "${pids[-1]}" || true
 
+# The batched decoding step alone (no HTTP, no load generator): what bounds
+# the aggregate at 16 clients.
+log "decoding step over 1 and 16 rows"
+"$out/step" -model "$model" -rows 1,16 -steps 200 > "$out/step.jsonl"
+
 if [[ "${SERVE_BENCH_SKIP_HF:-}" != 1 ]]; then
   # transformers serve: the reference venv plus its serving extras, layered
   # with a .pth so torch is not installed twice.
@@ -90,9 +96,10 @@ if [[ "${SERVE_BENCH_SKIP_HF:-}" != 1 ]]; then
   done
 fi
 
-python3 - "$out/results.jsonl" <<'PYEOF'
+python3 - "$out/results.jsonl" "$out/step.jsonl" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+steps = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 print("| server | clients | tokens/s | TTFT p50 / p99 ms | per-token p50 / p99 ms | errors |")
 print("|---|---|---|---|---|---|")
 for r in rows:
@@ -113,4 +120,16 @@ for (label, c), r in sorted(by.items(), key=lambda x: (x[0][1], x[0][0])):
 if g1:
     for c in sorted({c for (l, c) in by if l == "golamini serve"}):
         print(f"- golamini serve at {c} clients: {by[('golamini serve', c)]['tokens_per_s'] / g1['tokens_per_s']:.2f}× its 1-client throughput")
+if steps:
+    print()
+    print("The decoding step alone (bench/serve/step: Forward + Greedy over rows of their own lengths, in-process):")
+    print()
+    print("| rows | step ms min / p10 / p50 / p90 | tokens/s at p50 |")
+    print("|---|---|---|")
+    for r in steps:
+        print(f"| {r['rows']} | {r['step_ms_min']:.1f} / {r['step_ms_p10']:.1f} / {r['step_ms_p50']:.1f} / {r['step_ms_p90']:.1f} | {r['tokens_per_s']:.0f} |")
+    one = next((r for r in steps if r["rows"] == 1), None)
+    for r in steps:
+        if one and r["rows"] > 1:
+            print(f"\n- {r['rows']} rows per step: {r['tokens_per_s'] / one['tokens_per_s']:.2f}× the tokens/s of one row (p50 steps)")
 PYEOF
