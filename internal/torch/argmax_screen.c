@@ -291,6 +291,50 @@ void glm_screen_bounds(const float *a, int lda, int m, const float *err, const f
 	(void)avx2;
 }
 
+// dot_exact returns w·x in double. Products of floats are exact in double;
+// four running sums break the chain of dependent additions (the scalar
+// chain of one sum was most of select's time with 50–100 candidates).
+static double dot_exact_default(const float *w, const float *x, int K) {
+	double s[4] = {0, 0, 0, 0};
+	int k = 0;
+	for (; k + 4 <= K; k += 4)
+		for (int j = 0; j < 4; j++) s[j] += (double)w[k + j] * x[k + j];
+	for (; k < K; k++) s[0] += (double)w[k] * x[k];
+	return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+#if GLM_X86
+__attribute__((target("avx2,fma"))) static double dot_exact_avx2(const float *w, const float *x, int K) {
+	__m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+	int k = 0;
+	for (; k + 16 <= K; k += 16) {
+		a0 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(w + k)), _mm256_cvtps_pd(_mm_loadu_ps(x + k)), a0);
+		a1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(w + k + 4)), _mm256_cvtps_pd(_mm_loadu_ps(x + k + 4)), a1);
+		a2 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(w + k + 8)), _mm256_cvtps_pd(_mm_loadu_ps(x + k + 8)), a2);
+		a3 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(w + k + 12)), _mm256_cvtps_pd(_mm_loadu_ps(x + k + 12)), a3);
+	}
+	__m256d a = _mm256_add_pd(_mm256_add_pd(a0, a1), _mm256_add_pd(a2, a3));
+	__m128d h = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+	double sum = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+	for (; k < K; k++) sum += (double)w[k] * x[k];
+	return sum;
+}
+#endif
+
+static double dot_exact(const float *w, const float *x, int K) {
+#if GLM_X86
+	static int fma = -1;
+	int v = __atomic_load_n(&fma, __ATOMIC_RELAXED);
+	if (v < 0) {
+		__builtin_cpu_init();
+		v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+		__atomic_store_n(&fma, v, __ATOMIC_RELAXED);
+	}
+	if (v) return dot_exact_avx2(w, x, K);
+#endif
+	return dot_exact_default(w, x, K);
+}
+
 int64_t glm_screen_select(const float *x, const float *w, const float *a, const float *err, const float *gain,
                           double xnorm, double xerr, int64_t N, int K, const double *lohi, int64_t *candidates) {
 	const int64_t blocks = (N + GLM_SCREEN_BLOCK - 1) / GLM_SCREEN_BLOCK;
@@ -304,9 +348,7 @@ int64_t glm_screen_select(const float *x, const float *w, const float *a, const 
 		const int64_t end = c + 1 < blocks ? (c + 1) * GLM_SCREEN_BLOCK : N;
 		for (int64_t r = c * GLM_SCREEN_BLOCK; r < end; r++) {
 			if ((double)a[r] + screen_radius(a[r], err[r], gain[r], xnorm, xerr) < lo) continue;
-			const float *wr = w + r * K;
-			double v = 0;
-			for (int k = 0; k < K; k++) v += (double)wr[k] * x[k];
+			const double v = dot_exact(w + r * K, x, K);
 			n++;
 			if (best < 0 || v > bestv) best = r, bestv = v;
 		}
