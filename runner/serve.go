@@ -31,7 +31,9 @@ type ServeOptions struct {
 	// choice of a request is one (default 16).
 	MaxBatch int
 	// PrefillChunk is the most prompt tokens run per iteration, so a long
-	// prompt does not stall running streams (default 128).
+	// prompt does not stall running streams (default 128). Short prompts
+	// waiting together are prefilled in one pass, padded to the longest;
+	// the padding counts.
 	PrefillChunk int
 	// ShutdownGrace is how long Serve lets running requests finish once its
 	// context ends (default 30 s).

@@ -25,7 +25,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	d := runner.DefaultServeOptions()
 	maxConc := fs.Int("max-concurrent", d.MaxConcurrent, "most requests waiting to join the batch; more get 429")
 	maxBatch := fs.Int("max-batch", d.MaxBatch, "most sequences decoded together")
-	chunk := fs.Int("prefill-chunk", d.PrefillChunk, "most prompt tokens run per step")
+	chunk := fs.Int("prefill-chunk", d.PrefillChunk, "most prompt tokens run per step (short prompts waiting together share one pass, padding counted)")
 	grace := fs.Duration("grace", d.ShutdownGrace, "on SIGTERM, how long running requests may finish")
 	device := fs.String("device", "auto", "auto, cpu, cuda or cuda:N")
 	dtype := fs.String("dtype", "float32", "float32, float16 or bfloat16")

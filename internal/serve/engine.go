@@ -4,8 +4,9 @@
 //
 // The engine keeps one batched KV cache (model.Cache) whose rows are the
 // running sequences. Each iteration on the torch worker runs one chunk of
-// the next prompt's prefill (in a separate one-row cache) and then one
-// decoding step for all running rows: one Forward over [rows, 1] ids, so the
+// the next prompt's prefill (in a separate one-row cache; prompts that fit
+// one chunk and wait together are prefilled in one pass, one row each) and
+// then one decoding step for all running rows: one Forward over [rows, 1] ids, so the
 // weights are read once for every request. Rows join when their prefill
 // ends (the prefilled row is copied in) and leave when they finish or their
 // client goes away (the last row moves into the freed slot). Every row
@@ -56,8 +57,10 @@ type EngineOptions struct {
 	// MaxQueue is the most requests waiting to start; Submit returns
 	// ErrBusy past it.
 	MaxQueue int
-	// PrefillChunk is the most prompt tokens run in one iteration, so a long
-	// prompt does not stall the running streams.
+	// PrefillChunk is the most prompt positions run in one iteration, so a
+	// long prompt does not stall the running streams. Short prompts waiting
+	// together are prefilled in one pass, padded to the longest of them;
+	// the padded positions count.
 	PrefillChunk int
 	Logger       zerolog.Logger
 	// Adapter, when set, puts the named LoRA adapter ("" = none) on the
@@ -101,7 +104,9 @@ type Engine struct {
 	rows    []*seq
 	big     *model.Cache // MaxBatch rows
 	tmp     *model.Cache // one row, for prefill
+	grp     *model.Cache // MaxBatch rows of PrefillChunk columns, for prompts prefilled together
 	pf      *Job         // being prefilled
+	pfMore  []*Job       // prefilled with pf in one pass (short prompts that waited together)
 	adapter string       // the adapter of the rows and the prefill
 	threads int
 }
@@ -235,7 +240,8 @@ func (e *Engine) shutdown() {
 	_ = torch.Do(context.Background(), func() error {
 		e.big.Free()
 		e.tmp.Free()
-		e.big, e.tmp = nil, nil
+		e.grp.Free()
+		e.big, e.tmp, e.grp = nil, nil, nil
 		return nil
 	})
 }
@@ -244,8 +250,12 @@ func (e *Engine) shutdown() {
 func (e *Engine) failAll(err error) {
 	seen := map[*Job]bool{}
 	e.mu.Lock()
-	rows, pf := e.rows, e.pf
-	e.rows, e.pf = nil, nil
+	rows := e.rows
+	var pf []*Job
+	if e.pf != nil {
+		pf = append([]*Job{e.pf}, e.pfMore...)
+	}
+	e.rows, e.pf, e.pfMore = nil, nil, nil
 	e.mu.Unlock()
 	for _, s := range rows {
 		if !seen[s.job] {
@@ -253,8 +263,11 @@ func (e *Engine) failAll(err error) {
 			s.job.fail(err)
 		}
 	}
-	if pf != nil && !seen[pf] {
-		pf.fail(err)
+	for _, j := range pf {
+		if !seen[j] {
+			seen[j] = true
+			j.fail(err)
+		}
 	}
 	e.m.batch.Set(0)
 }
@@ -319,6 +332,11 @@ func (e *Engine) ensureCaches(m *model.Model) error {
 			return err
 		}
 	}
+	if e.grp == nil && e.o.MaxBatch > 1 {
+		if e.grp, err = m.NewCache(int64(e.o.MaxBatch), int64(min(e.o.PrefillChunk, e.ctxN))); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -355,6 +373,20 @@ func (e *Engine) dropCancelled() error {
 		e.pf.fail(e.pf.ctx.Err())
 		e.m.cancelled.Inc()
 		e.pf = nil
+	}
+	more := e.pfMore[:0]
+	for _, j := range e.pfMore {
+		if j.ctx.Err() != nil {
+			j.fail(j.ctx.Err())
+			e.m.cancelled.Inc()
+			continue
+		}
+		more = append(more, j)
+	}
+	clear(e.pfMore[len(more):])
+	e.pfMore = more
+	if e.pf == nil && len(e.pfMore) > 0 { // the rest keep their turn
+		e.pf, e.pfMore = e.pfMore[0], e.pfMore[1:]
 	}
 	return nil
 }
@@ -399,11 +431,17 @@ func (e *Engine) prefill(m *model.Model) error {
 			e.tmp.Len = 0
 			e.m.queueWait.Observe(time.Since(jobStart(j)).Seconds())
 		}
+		if e.pf != nil {
+			e.takeGroup()
+		}
 		e.m.queue.Set(float64(len(e.queue)))
 		e.mu.Unlock()
 		if e.pf == nil {
 			return nil
 		}
+	}
+	if len(e.pfMore) > 0 {
+		return e.prefillGroup(m)
 	}
 	j := e.pf
 	p := j.req.Prompt
@@ -449,8 +487,121 @@ func (e *Engine) prefill(m *model.Model) error {
 		return fmt.Errorf("serve: prefill: %w", err)
 	}
 	e.pf = nil
-	// Every choice starts from the prompt's row.
-	L := int64(len(p))
+	if err := e.join(seqs, greedy, first, logits, e.tmp, 0); err != nil {
+		return err
+	}
+	e.m.batch.Set(float64(len(e.rows)))
+	return nil
+}
+
+// takeGroup, with e.mu held and e.pf just taken from the queue, takes the
+// requests waiting behind it into e.pfMore when they can be prefilled with
+// it in one pass: every prompt fits one chunk, the padded pass (requests ×
+// longest prompt) stays within PrefillChunk positions, their choices fit in
+// the batch, and they use the batch's adapter. Requests keep their order: the
+// first that cannot join ends the group.
+func (e *Engine) takeGroup() {
+	chunk := min(e.o.PrefillChunk, e.ctxN)
+	longest, rows := len(e.pf.req.Prompt), len(e.rows)+e.pf.req.N
+	if e.grp == nil || e.pf.filled > 0 || longest > chunk {
+		return
+	}
+	for len(e.queue) > 0 && len(e.pfMore)+1 < e.o.MaxBatch {
+		j := e.queue[0]
+		L := max(longest, len(j.req.Prompt))
+		if j.ctx.Err() != nil || len(j.req.Prompt) > chunk || (len(e.pfMore)+2)*L > chunk ||
+			rows+j.req.N > e.o.MaxBatch || j.req.Adapter != e.adapter {
+			return
+		}
+		e.queue = e.queue[1:]
+		e.pfMore = append(e.pfMore, j)
+		longest, rows = L, rows+j.req.N
+		e.m.queueWait.Observe(time.Since(jobStart(j)).Seconds())
+	}
+}
+
+// prefillGroup prefills e.pf and e.pfMore in one pass over [requests,
+// longest prompt] ids, each prompt in its own row of e.grp and padded on
+// the right: causal attention keeps a row's real positions from seeing its
+// padding, and only the real columns are copied into the batch. The
+// weights are read once for all the prompts, and the rows join the batch
+// together instead of one per step.
+func (e *Engine) prefillGroup(m *model.Model) error {
+	jobs := append([]*Job{e.pf}, e.pfMore...)
+	e.pf, e.pfMore = nil, nil
+	n, T := len(jobs), 0
+	for _, j := range jobs {
+		T = max(T, len(j.req.Prompt))
+	}
+	if err := e.setThreads(n * T); err != nil {
+		return err
+	}
+	if err := e.useAdapter(m); err != nil {
+		return err
+	}
+	view, err := e.grp.Rows(int64(n))
+	if err != nil {
+		return err
+	}
+	defer view.Free()
+	view.Len = 0
+	s := torch.NewScope()
+	defer s.Close()
+	ids := make([]int64, n*T) // padding: id 0, never seen by a real position
+	last := make([]int64, n)  // each prompt's last position in the flattened [n·T]
+	for i, j := range jobs {
+		for k, id := range j.req.Prompt {
+			ids[i*T+k] = int64(id)
+		}
+		last[i] = int64(i*T + len(j.req.Prompt) - 1)
+		j.filled = len(j.req.Prompt)
+	}
+	h := m.Forward(s, s.Int64(ids, int64(n), int64(T)), model.Pass{Cache: view}) // [n, T, H]
+	H := int64(m.Config.HiddenSize)
+	hl := s.View(s.IndexSelect(s.View(h, int64(n*T), H), 0, s.Int64(last, int64(n))), int64(n), 1, H) // [n, 1, H]
+	greedy := true
+	seqs := make([][]*seq, n)
+	for i, j := range jobs {
+		seqs[i] = make([]*seq, j.req.N)
+		for c := range seqs[i] {
+			seqs[i][c] = newSeq(e, j, c)
+		}
+		greedy = greedy && seqs[i][0].greedyOnly()
+	}
+	var first []int64
+	var logits []float32
+	if greedy {
+		first, err = m.Greedy(s, hl).Int64s() // [n]
+	} else {
+		logits, err = m.Logits(s, hl).Float32s() // [n, 1, V]
+	}
+	if err == nil {
+		err = s.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("serve: prefill of %d prompts: %w", n, err)
+	}
+	V := len(logits) / n
+	for i := range jobs {
+		var lg []float32
+		var f []int64
+		if greedy {
+			f = first[i : i+1]
+		} else {
+			lg = logits[i*V : (i+1)*V]
+		}
+		if err := e.join(seqs[i], greedy, f, lg, view, int64(i)); err != nil {
+			return err
+		}
+	}
+	e.m.batch.Set(float64(len(e.rows)))
+	return nil
+}
+
+// join takes each choice's first token (first[0] when greedy, else from
+// the prompt's last logits) and puts the choices that go on into the batch,
+// each a copy of row `row` of the prefill cache c.
+func (e *Engine) join(seqs []*seq, greedy bool, first []int64, logits []float32, c *model.Cache, row int64) error {
 	for _, sq := range seqs {
 		var done bool
 		if greedy {
@@ -461,12 +612,11 @@ func (e *Engine) prefill(m *model.Model) error {
 		if done {
 			continue // ended at its first token
 		}
-		if err := e.big.CopyRow(int64(len(e.rows)), e.tmp, 0, L); err != nil {
+		if err := e.big.CopyRow(int64(len(e.rows)), c, row, int64(len(sq.job.req.Prompt))); err != nil {
 			return err
 		}
 		e.rows = append(e.rows, sq)
 	}
-	e.m.batch.Set(float64(len(e.rows)))
 	return nil
 }
 

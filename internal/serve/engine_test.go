@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -310,8 +311,76 @@ func TestRowAtFullContext(t *testing.T) {
 				t.Errorf("hook %v: request 0 used %+v, not the whole context", hook, u)
 			}
 		}
-		d.do(func(*model.Model) error { e.big.Free(); e.tmp.Free(); return nil })
+		d.do(func(*model.Model) error { e.big.Free(); e.tmp.Free(); e.grp.Free(); return nil })
 	}
+}
+
+// TestPromptsPrefilledTogether: requests that wait together are prefilled
+// in one pass (each prompt padded on the right in its own row) and all join
+// the batch at the first step; a longer prompt behind them ends the group
+// and is prefilled alone. Each greedy text equals generation alone, and a
+// sampled request with two choices gives what it gives served alone.
+func TestPromptsPrefilledTogether(t *testing.T) {
+	d := loadDemo(t)
+	o := DefaultEngineOptions()
+	o.PrefillChunk = 256
+	sampled := &Request{Prompt: d.tok.Encode(testPrompts[3]), N: 2, MaxTokens: 12, Temperature: 0.8, TopP: 0.9, Seed: 5, Logprobs: -1}
+	// The sampled request alone, in an engine of its own.
+	e1 := NewEngine(d.do, d.tok, d.m.Config, o, nil)
+	j1, err := e1.Submit(context.Background(), sampled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, wantSampled, _, _ := collect(t, j1)
+	e1.Close()
+
+	e := newEngine(d.do, d.tok, d.m.Config, o, nil)
+	step := func() {
+		if err := d.do(e.step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prompts := testPrompts[:13]
+	var jobs []*Job
+	var want []string
+	for i, p := range prompts {
+		n := 10 + i
+		want = append(want, d.tok.Decode(d.alone(t, d.tok.Encode(p), n), true))
+		j, err := e.Submit(context.Background(), &Request{Prompt: d.tok.Encode(p), N: 1, MaxTokens: n, Logprobs: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, j)
+	}
+	sj, err := e.Submit(context.Background(), &Request{Prompt: sampled.Prompt, N: 2, MaxTokens: 12, Temperature: 0.8, TopP: 0.9, Seed: 5, Logprobs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := d.tok.Encode(strings.Repeat("Lamini trains models. ", 30)) // more than 256/16 tokens: cannot join the group
+	wantLong := d.tok.Decode(d.alone(t, long, 8), true)
+	lj, err := e.Submit(context.Background(), &Request{Prompt: long, N: 1, MaxTokens: 8, Logprobs: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step()
+	if got := len(e.rows); got != len(prompts)+2 {
+		t.Fatalf("after the first step %d rows run, want the %d choices of the %d short prompts", got, len(prompts)+2, len(prompts)+1)
+	}
+	for e.pf != nil || len(e.queue) > 0 || len(e.rows) > 0 {
+		step()
+	}
+	for i, j := range jobs {
+		if _, finals, _, _ := collect(t, j); finals[0] != want[i] {
+			t.Errorf("prompt %d: prefilled together %q, alone %q", i, finals[0], want[i])
+		}
+	}
+	if _, finals, _, _ := collect(t, sj); fmt.Sprint(finals) != fmt.Sprint(wantSampled) {
+		t.Errorf("sampled request: prefilled together %q, served alone %q", finals, wantSampled)
+	}
+	if _, finals, _, _ := collect(t, lj); finals[0] != wantLong {
+		t.Errorf("long prompt: %q, alone %q", finals[0], wantLong)
+	}
+	d.do(func(*model.Model) error { e.big.Free(); e.tmp.Free(); e.grp.Free(); return nil })
 }
 
 // TestLoneRowEqualsAlone: requests sent one after another each decode alone
