@@ -9,6 +9,7 @@ package torch
 #include "blas.h"
 #include "argmax_screen.h"
 #include "argmax_screen_rows.h"
+#include "gelu_rows.h"
 #include "gemm_rows.h"
 #include "gemv.h"
 
@@ -16,7 +17,7 @@ package torch
 // (row-major float32, b may be NULL): the n columns r0… of every row, which
 // come from rows r0… of w. It writes them to out, row i at out + i·ldo (out
 // is y + r0 with ldo N, or a helper's scratch buffer with ldo n). With act 1
-// it then applies exact GELU, as ATen writes it: x·½·(1 + erf(x/√2)). With
+// it then applies exact GELU, x·½·(1 + erf(x/√2)) (gelu_rows.c). With
 // act 2 (SwiGLU) w is the gate's weight and wu, bu the up projection's: out
 // gets silu(x·wᵀ + b) ⊙ (x·wuᵀ + bu) on the same columns. Returns -1 when
 // it cannot allocate the up product's scratch.
@@ -46,14 +47,7 @@ static int glm_linear_rows(const float *x, const float *w, const float *b, const
                            float *out, int ldo, int m, int K, int r0, int n, int act) {
 	glm_product_rows(x, w, b, out, ldo, m, K, r0, n);
 	if (act == 1) {
-		const float alpha = (float)M_SQRT1_2;
-		for (int i = 0; i < m; i++) {
-			float *o = out + (int64_t)i * ldo;
-			for (int j = 0; j < n; j++) {
-				float v = o[j];
-				o[j] = v * 0.5f * (1.0f + erff(v * alpha));
-			}
-		}
+		glm_gelu_rows(out, ldo, m, n);
 	} else if (act == 2) {
 		float stack[2048];
 		float *u = (size_t)m * n <= 2048 ? stack : malloc(sizeof(float) * (size_t)m * n);
