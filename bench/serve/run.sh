@@ -11,7 +11,8 @@
 # Environment: SERVE_BENCH_MODEL (a model directory; default a random-weight
 # pythia-70m-shaped checkpoint with the Pythia tokenizer from ../shared/data),
 # SERVE_BENCH_REQUESTS (per client and level, default 4), SERVE_BENCH_TOKENS
-# (default 64), SERVE_BENCH_CLIENTS (default 1,4,16), SERVE_BENCH_SKIP_HF=1.
+# (default 64), SERVE_BENCH_CLIENTS (default 1,4,16), SERVE_BENCH_ROUNDS (runs
+# per level, the fastest reported, default 3), SERVE_BENCH_SKIP_HF=1.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -22,6 +23,7 @@ mkdir -p "$out"
 REQ="${SERVE_BENCH_REQUESTS:-4}"
 TOK="${SERVE_BENCH_TOKENS:-64}"
 CLIENTS="${SERVE_BENCH_CLIENTS:-1,4,16}"
+ROUNDS="${SERVE_BENCH_ROUNDS:-3}"
 log() { echo "bench/serve: $*" >&2; }
 
 go build -o "$out/golamini" ./cmd/golamini
@@ -52,14 +54,14 @@ wait_up() { # url
 
 : > "$out/results.jsonl"
 log "sequential generation (in-process, one request at a time)"
-"$out/serve-bench" -sequential -model "$model" -label "sequential golamini" -clients "$CLIENTS" -requests "$REQ" -max-tokens "$TOK" >> "$out/results.jsonl"
+"$out/serve-bench" -sequential -model "$model" -label "sequential golamini" -clients "$CLIENTS" -requests "$REQ" -max-tokens "$TOK" -rounds "$ROUNDS" >> "$out/results.jsonl"
 
 log "golamini serve"
 port=18700
 "$out/golamini" serve --model "$model" --model-name bench --port "$port" --max-batch 16 --quiet 2> "$out/golamini-serve.log" &
 pids+=($!)
 wait_up "http://127.0.0.1:$port"
-"$out/serve-bench" -url "http://127.0.0.1:$port/v1" -model bench -label "golamini serve" -clients "$CLIENTS" -requests "$REQ" -max-tokens "$TOK" >> "$out/results.jsonl"
+"$out/serve-bench" -url "http://127.0.0.1:$port/v1" -model bench -label "golamini serve" -clients "$CLIENTS" -requests "$REQ" -max-tokens "$TOK" -rounds "$ROUNDS" >> "$out/results.jsonl"
 kill -TERM "${pids[-1]}"; wait "${pids[-1]}" || true
 
 # The batched decoding step alone (no HTTP, no load generator): what bounds
@@ -87,7 +89,7 @@ if [[ "${SERVE_BENCH_SKIP_HF:-}" != 1 ]]; then
       "$model" --device cpu --port "$port" $cb > "$out/hf-serve$cb.log" 2>&1 &
     pids+=($!)
     if wait_up "http://localhost:$port"; then
-      "$out/serve-bench" -url "http://localhost:$port/v1" -model "$model" -label "$label" -clients "$CLIENTS" -requests "$REQ" -max-tokens "$TOK" >> "$out/results.jsonl" \
+      "$out/serve-bench" -url "http://localhost:$port/v1" -model "$model" -label "$label" -clients "$CLIENTS" -requests "$REQ" -max-tokens "$TOK" -rounds "$ROUNDS" >> "$out/results.jsonl" \
         || echo "{\"label\": \"$label\", \"error\": \"load generator failed (see $out/hf-serve$cb.log)\"}" >> "$out/results.jsonl"
     else
       echo "{\"label\": \"$label\", \"error\": \"did not start (see $out/hf-serve$cb.log)\"}" >> "$out/results.jsonl"
@@ -100,14 +102,17 @@ python3 - "$out/results.jsonl" "$out/step.jsonl" <<'PYEOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 steps = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
-print("| server | clients | tokens/s | TTFT p50 / p99 ms | per-token p50 / p99 ms | errors |")
-print("|---|---|---|---|---|---|")
+print("Each level is run several times; the table gives the fastest run and, last, every run's tokens/s.")
+print()
+print("| server | clients | tokens/s | TTFT p50 / p99 ms | per-token p50 / p99 ms | errors | every run's tokens/s |")
+print("|---|---|---|---|---|---|---|")
 for r in rows:
     if "error" in r:
-        print(f"| {r['label']} | – | – | – | – | {r['error']} |")
+        print(f"| {r['label']} | – | – | – | – | {r['error']} | – |")
         continue
     print(f"| {r['label']} | {r['clients']} | {r['tokens_per_s']:.1f} | {r['ttft_p50_ms']:.0f} / {r['ttft_p99_ms']:.0f} | "
-          f"{r['per_token_p50_ms']:.1f} / {r['per_token_p99_ms']:.1f} | {r['errors']} |")
+          f"{r['per_token_p50_ms']:.1f} / {r['per_token_p99_ms']:.1f} | {r['errors']} | "
+          f"{' / '.join(f'{v:.0f}' for v in r.get('round_tokens_per_s', []))} |")
 by = {(r["label"], r["clients"]): r for r in rows if "error" not in r}
 g1 = by.get(("golamini serve", 1))
 print()
