@@ -5,14 +5,9 @@
 #include <math.h>
 #include <stddef.h>
 
-// The SIMD kernels are x86-64 only (GCC/Clang intrinsics, picked at run
-// time with __builtin_cpu_supports); elsewhere (arm64) the portable C
-// kernel is the only one, and the compiler may vectorise it for the target.
-// GLM_PORTABLE forces that path on x86-64 too (scripts/check-portable).
-#if defined(__x86_64__) && !defined(GLM_PORTABLE)
-#define GLM_X86 1
-#include <immintrin.h>
-#endif
+// Elsewhere than x86-64 (and with GLM_PORTABLE) the portable C kernels are
+// the only ones, and the compiler may vectorise them for the target.
+#include "cpu_x86.h"
 
 // round_up_float returns the smallest float ≥ d.
 static float round_up_float(double d) {
@@ -212,7 +207,7 @@ void glm_screen_rows_m(const int8_t *xq, const uint8_t *xu, const float *sx, int
 // screen_radius is the half-width of a row's interval around its score a:
 // err·‖x‖ + gain·‖x − sx·xq‖ (xnorm, xerr) plus a relative 2⁻²⁰ of a, which
 // covers a's own roundings (int32 → float above 2²⁴, the double product →
-// float: up to three). bounds_block_avx2 computes the same three products
+// float: up to three). bounds_16_avx2 computes the same three products
 // and two sums in the same order (AVX2 without FMA, so nothing is fused),
 // so a block's largest upper end bounds every row's upper end as
 // glm_screen_select recomputes it here.
@@ -256,24 +251,10 @@ __attribute__((target("avx2"))) static void bounds_16_avx2(const float *a, const
 }
 #endif
 
-static int bounds_avx2_ok(void) {
-#if GLM_X86
-	static int ok = -1;
-	int v = __atomic_load_n(&ok, __ATOMIC_RELAXED);
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx2") != 0;
-		__atomic_store_n(&ok, v, __ATOMIC_RELAXED);
-	}
-	return v;
-#else
-	return 0;
-#endif
-}
 
 void glm_screen_bounds(const float *a, int lda, int m, const float *err, const float *gain, const double *xnorm,
                        const double *xerr, int n, double *lohi, int64_t ldl) {
-	const int avx2 = bounds_avx2_ok();
+	const int avx2 = glm_avx2_fma();
 	for (int i = 0; i < m; i++) {
 		const float *ai = a + (long)i * lda;
 		double *li = lohi + i * ldl;
@@ -323,14 +304,7 @@ __attribute__((target("avx2,fma"))) static double dot_exact_avx2(const float *w,
 
 static double dot_exact(const float *w, const float *x, int K) {
 #if GLM_X86
-	static int fma = -1;
-	int v = __atomic_load_n(&fma, __ATOMIC_RELAXED);
-	if (v < 0) {
-		__builtin_cpu_init();
-		v = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-		__atomic_store_n(&fma, v, __ATOMIC_RELAXED);
-	}
-	if (v) return dot_exact_avx2(w, x, K);
+	if (glm_avx2_fma()) return dot_exact_avx2(w, x, K);
 #endif
 	return dot_exact_default(w, x, K);
 }

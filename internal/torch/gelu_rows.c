@@ -9,10 +9,7 @@
 
 #include <math.h>
 
-#if defined(__x86_64__) && !defined(GLM_PORTABLE)
-#define GLM_X86 1
-#include <immintrin.h>
-#endif
+#include "cpu_x86.h"
 
 static void gelu_libm(float *o, int ldo, int m, int n) {
 	const float alpha = (float)M_SQRT1_2;
@@ -83,43 +80,21 @@ AVX2 static void gelu_avx2(float *o, int ldo, int m, int n) {
 }
 #endif
 
-typedef void (*gelu_fn)(float *, int, int, int);
+// mode is 0 (the widest kernel the CPU runs), 1 (libm) or 2 (AVX2; tests).
+static int mode;
 
-static int chosen_set;
-static gelu_fn chosen;
-
-static gelu_fn kernel(void) {
-	if (!__atomic_load_n(&chosen_set, __ATOMIC_ACQUIRE)) {
-		gelu_fn fn = gelu_libm;
+void glm_gelu_rows(float *o, int ldo, int m, int n) {
 #if GLM_X86
-		__builtin_cpu_init();
-		if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) fn = gelu_avx2;
-#endif
-		__atomic_store_n(&chosen, fn, __ATOMIC_RELAXED);
-		__atomic_store_n(&chosen_set, 1, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&mode, __ATOMIC_RELAXED) != 1 && glm_avx2_fma()) {
+		gelu_avx2(o, ldo, m, n);
+		return;
 	}
-	return __atomic_load_n(&chosen, __ATOMIC_RELAXED);
+#endif
+	gelu_libm(o, ldo, m, n);
 }
 
-void glm_gelu_rows(float *o, int ldo, int m, int n) { kernel()(o, ldo, m, n); }
-
 int glm_gelu_set_kernel(int k) {
-	gelu_fn fn = gelu_libm;
-	switch (k) {
-	case 0: __atomic_store_n(&chosen_set, 0, __ATOMIC_RELEASE); return 1;
-	case 1: break;
-	case 2:
-#if GLM_X86
-		__builtin_cpu_init();
-		if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
-		fn = gelu_avx2;
-		break;
-#else
-		return 0;
-#endif
-	default: return 0;
-	}
-	__atomic_store_n(&chosen, fn, __ATOMIC_RELAXED);
-	__atomic_store_n(&chosen_set, 1, __ATOMIC_RELEASE);
+	if (k < 0 || k > 2 || (k == 2 && !glm_avx2_fma())) return 0;
+	__atomic_store_n(&mode, k, __ATOMIC_RELAXED);
 	return 1;
 }
