@@ -129,6 +129,9 @@ func (ix *ArgmaxIndex) Free() {
 // (Cauchy–Schwarz on both quantization errors, plus a margin for float
 // rounding). Only the rows whose interval reaches the largest lower end —
 // a handful — are computed exactly, in double from w, and the largest wins.
+// The screening pass keeps the largest ends of each block of 16 rows as it
+// goes (on every thread that scores a chunk), so finding those rows looks
+// at the few blocks that reach, not at every row again.
 // Inputs it does not take (more than RowLinearMaxRows rows, other dtypes or
 // devices, autograd, non-finite x) go to Argmax(Linear(x, w)).
 func (s *Scope) ArgmaxLinear(x *Tensor, ix *ArgmaxIndex) *Tensor {
@@ -160,10 +163,10 @@ func (s *Scope) ArgmaxLinear(x *Tensor, ix *ArgmaxIndex) *Tensor {
 func (s *Scope) argmaxScreened(x *Tensor, ix *ArgmaxIndex, rows int64) (*Tensor, int64, bool) {
 	K := ix.K
 	xp := (*C.float)(lib.AtDataPtr(x.c))
-	// The quantized inputs, in C memory the helpers may read: xq [rows, K]
-	// int8, xu [rows, K] uint8, sx [rows] float32.
 	crows := chunkRows(ix.N, K)
 	chunks := (ix.N + crows - 1) / crows
+	// The quantized inputs, in C memory the helpers may read: xq [rows, K]
+	// int8, xu [rows, K] uint8, sx [rows] float32.
 	buf := s.Empty([]int64{rows * (2*K + 4)}, Uint8, CPU)
 	a := s.Empty([]int64{rows, ix.N}, Float32, CPU) // the scores
 	// xnorm [rows], xerr [rows] and the interval ends of each block of
