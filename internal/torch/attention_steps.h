@@ -1,5 +1,5 @@
 // attention_steps.h: the per-head steps that decode_attention.c and
-// row_attention.c share (rotary, softmax, Qwen3's per-head RMSNorm), as
+// row_attention.c share (a new head's norm and rotary, softmax), as
 // static inline functions so each file's loops can inline them.
 #ifndef GOLAMINI_ATTENTION_STEPS_H
 #define GOLAMINI_ATTENTION_STEPS_H
@@ -40,6 +40,22 @@ static inline void glm_head_rms_norm(float *x, const float *w, int hs, float eps
 	for (int j = 0; j < hs; j++) ss += x[j] * x[j];
 	float r = 1.0f / sqrtf(ss / (float)hs + eps);
 	for (int j = 0; j < hs; j++) x[j] = w[j] * (x[j] * r);
+}
+
+// glm_head_in writes one new query or key head x [hs] to out: normed with
+// norm (Qwen3's q/k RMSNorm; NULL: none) in the scratch t [hs], then rotated
+// by one position's tables (rot 0: copied). out must not overlap x or t.
+static inline void glm_head_in(const float *x, const float *norm, float eps, const float *cos, const float *sin,
+                               int rot, int hs, float *t, float *out) {
+	if (norm) {
+		memcpy(t, x, (size_t)hs * sizeof(float));
+		glm_head_rms_norm(t, norm, hs, eps);
+		x = t;
+	}
+	if (rot > 0)
+		glm_rope(x, cos, sin, rot, hs, out);
+	else
+		memcpy(out, x, (size_t)hs * sizeof(float));
 }
 
 #endif

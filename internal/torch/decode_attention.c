@@ -27,13 +27,8 @@ int glm_decode_attention(const float *qkv, const float *cos, const float *sin, i
 			float *kh = kc + ((int64_t)b * nh + h) * cap * hs;      // its cache rows [cap, hs]
 			float *vh = vc + ((int64_t)b * nh + h) * cap * hs;
 			float *knew = kh + past * hs;
-			if (rot > 0) {
-				glm_rope(x, cos, sin, rot, hs, q);
-				glm_rope(x + hs, cos, sin, rot, hs, knew);
-			} else {
-				memcpy(q, x, (size_t)hs * sizeof(float));
-				memcpy(knew, x + hs, (size_t)hs * sizeof(float));
-			}
+			glm_head_in(x, 0, 0, cos, sin, rot, hs, 0, q);
+			glm_head_in(x + hs, 0, 0, cos, sin, rot, hs, 0, knew);
 			memcpy(vh + past * hs, x + 2 * hs, (size_t)hs * sizeof(float));
 			// p[s] = scale · q·k_s: column-major kh is [hs, S] with lda hs.
 			sgemv_("T", &hs, &S, &scale, kh, &hs, q, &inc, &zero, p, &inc);
@@ -66,21 +61,11 @@ int glm_decode_attention_grouped(const float *qkv, const float *cos, const float
 			float *kh = kc + ((int64_t)b * nkv + g) * cap * hs; // this kv head's cache rows [cap, hs]
 			float *vh = vc + ((int64_t)b * nkv + g) * cap * hs;
 			float *knew = kh + past * hs;
-			memcpy(t, row + (int64_t)(nh + g) * hs, (size_t)hs * sizeof(float));
-			if (knorm) glm_head_rms_norm(t, knorm, hs, eps);
-			if (rot > 0)
-				glm_rope(t, cos, sin, rot, hs, knew);
-			else
-				memcpy(knew, t, (size_t)hs * sizeof(float));
+			glm_head_in(row + (int64_t)(nh + g) * hs, knorm, eps, cos, sin, rot, hs, t, knew);
 			memcpy(vh + past * hs, row + (int64_t)(nh + nkv + g) * hs, (size_t)hs * sizeof(float));
 			for (int r = 0; r < rep; r++) {
 				int h = g * rep + r; // query heads g·rep… share kv head g
-				memcpy(t, row + (int64_t)h * hs, (size_t)hs * sizeof(float));
-				if (qnorm) glm_head_rms_norm(t, qnorm, hs, eps);
-				if (rot > 0)
-					glm_rope(t, cos, sin, rot, hs, q);
-				else
-					memcpy(q, t, (size_t)hs * sizeof(float));
+				glm_head_in(row + (int64_t)h * hs, qnorm, eps, cos, sin, rot, hs, t, q);
 				// p[s] = scale · q·k_s: column-major kh is [hs, S] with lda hs.
 				sgemv_("T", &hs, &S, &scale, kh, &hs, q, &inc, &zero, p, &inc);
 				glm_softmax(p, S);

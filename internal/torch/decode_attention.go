@@ -42,17 +42,11 @@ func (s *Scope) DecodeAttention(qkv, cos, sin *Tensor, rot int, kCache, vCache *
 	}
 	cs := kCache.Shape()
 	B, nh, capacity, hs := cs[0], cs[1], cs[2], cs[3]
-	outShape := []int64{B, 1, nh * hs}
-	var out lib.Ctensor
-	lib.AtgEmpty(&out, outShape, len(outShape), int32(Float32), int32(CPU))
-	y := s.wrap("decode_attention", out)
+	y := s.attentionOut("decode_attention", B, nh*hs)
 	if y == nil {
 		return nil
 	}
-	var cp, sp *C.float
-	if rot > 0 {
-		cp, sp = (*C.float)(lib.AtDataPtr(cos.c)), (*C.float)(lib.AtDataPtr(sin.c))
-	}
+	cp, sp := tablePointers(cos, sin, rot)
 	prev := C.glm_blas_sequential(1, 0)
 	rc := C.glm_decode_attention((*C.float)(lib.AtDataPtr(qkv.c)), cp, sp, C.int(rot),
 		(*C.float)(lib.AtDataPtr(kCache.c)), (*C.float)(lib.AtDataPtr(vCache.c)), (*C.float)(lib.AtDataPtr(y.c)),
@@ -128,20 +122,12 @@ func (s *Scope) DecodeAttentionGrouped(qkv, cos, sin *Tensor, rot int, qNorm, kN
 	cs := kCache.Shape()
 	B, nkv, capacity, hs := cs[0], cs[1], cs[2], cs[3]
 	nh := qkv.Shape()[2]/hs - 2*nkv
-	outShape := []int64{B, 1, nh * hs}
-	var out lib.Ctensor
-	lib.AtgEmpty(&out, outShape, len(outShape), int32(Float32), int32(CPU))
-	y := s.wrap("decode_attention_grouped", out)
+	y := s.attentionOut("decode_attention_grouped", B, nh*hs)
 	if y == nil {
 		return nil
 	}
-	var cp, sp, qn, kn *C.float
-	if rot > 0 {
-		cp, sp = (*C.float)(lib.AtDataPtr(cos.c)), (*C.float)(lib.AtDataPtr(sin.c))
-	}
-	if qNorm != nil {
-		qn, kn = (*C.float)(lib.AtDataPtr(qNorm.c)), (*C.float)(lib.AtDataPtr(kNorm.c))
-	}
+	cp, sp := tablePointers(cos, sin, rot)
+	qn, kn := normPointers(qNorm, kNorm)
 	prev := C.glm_blas_sequential(1, 0)
 	rc := C.glm_decode_attention_grouped((*C.float)(lib.AtDataPtr(qkv.c)), cp, sp, C.int(rot), qn, kn, C.float(eps),
 		(*C.float)(lib.AtDataPtr(kCache.c)), (*C.float)(lib.AtDataPtr(vCache.c)), (*C.float)(lib.AtDataPtr(y.c)),
@@ -235,4 +221,29 @@ func needsGrad(ts []*Tensor) bool {
 		}
 	}
 	return false
+}
+
+// attentionOut allocates the merged heads [B, 1, width] of the fused
+// attention call op.
+func (s *Scope) attentionOut(op string, B, width int64) *Tensor {
+	shape := []int64{B, 1, width}
+	var out lib.Ctensor
+	lib.AtgEmpty(&out, shape, len(shape), int32(Float32), int32(CPU))
+	return s.wrap(op, out)
+}
+
+// tablePointers returns the rotary tables' data (nil without rotary).
+func tablePointers(cos, sin *Tensor, rot int) (*C.float, *C.float) {
+	if rot == 0 {
+		return nil, nil
+	}
+	return (*C.float)(lib.AtDataPtr(cos.c)), (*C.float)(lib.AtDataPtr(sin.c))
+}
+
+// normPointers returns Qwen3's per-head norm weights' data (nil without).
+func normPointers(qNorm, kNorm *Tensor) (*C.float, *C.float) {
+	if qNorm == nil {
+		return nil, nil
+	}
+	return (*C.float)(lib.AtDataPtr(qNorm.c)), (*C.float)(lib.AtDataPtr(kNorm.c))
 }

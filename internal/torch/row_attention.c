@@ -98,13 +98,8 @@ int glm_row_attention(const float *qkv, const float *cos, const float *sin, int 
 			const float *x = qkv + ((int64_t)b * nh + h) * 3 * hs; // this head's q | k | v
 			float *kh = kc + ((int64_t)b * nh + h) * cap * hs;      // its cache rows [cap, hs]
 			float *vh = vc + ((int64_t)b * nh + h) * cap * hs;
-			if (rot > 0) {
-				glm_rope(x, c, sn, rot, hs, q);
-				glm_rope(x + hs, c, sn, rot, hs, kh + P * hs);
-			} else {
-				memcpy(q, x, (size_t)hs * sizeof(float));
-				memcpy(kh + P * hs, x + hs, (size_t)hs * sizeof(float));
-			}
+			glm_head_in(x, 0, 0, c, sn, rot, hs, 0, q);
+			glm_head_in(x + hs, 0, 0, c, sn, rot, hs, 0, kh + P * hs);
 			memcpy(vh + P * hs, x + 2 * hs, (size_t)hs * sizeof(float));
 			attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)b * nh + h) * hs);
 		}
@@ -128,21 +123,11 @@ int glm_row_attention_grouped(const float *qkv, const float *cos, const float *s
 		for (int g = 0; g < nkv; g++) {
 			float *kh = kc + ((int64_t)b * nkv + g) * cap * hs; // this kv head's cache rows [cap, hs]
 			float *vh = vc + ((int64_t)b * nkv + g) * cap * hs;
-			memcpy(t, row + (int64_t)(nh + g) * hs, (size_t)hs * sizeof(float));
-			if (knorm) glm_head_rms_norm(t, knorm, hs, eps);
-			if (rot > 0)
-				glm_rope(t, c, sn, rot, hs, kh + P * hs);
-			else
-				memcpy(kh + P * hs, t, (size_t)hs * sizeof(float));
+			glm_head_in(row + (int64_t)(nh + g) * hs, knorm, eps, c, sn, rot, hs, t, kh + P * hs);
 			memcpy(vh + P * hs, row + (int64_t)(nh + nkv + g) * hs, (size_t)hs * sizeof(float));
 			for (int r = 0; r < rep; r++) {
 				int h = g * rep + r; // query heads g·rep… share kv head g
-				memcpy(t, row + (int64_t)h * hs, (size_t)hs * sizeof(float));
-				if (qnorm) glm_head_rms_norm(t, qnorm, hs, eps);
-				if (rot > 0)
-					glm_rope(t, c, sn, rot, hs, q);
-				else
-					memcpy(q, t, (size_t)hs * sizeof(float));
+				glm_head_in(row + (int64_t)h * hs, qnorm, eps, c, sn, rot, hs, t, q);
 				attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)b * nh + h) * hs);
 			}
 		}

@@ -31,7 +31,7 @@ func (s *Scope) RowAttention(qkv, cos, sin *Tensor, rot int, kCache, vCache *Ten
 	}
 	cs := kCache.Shape()
 	B, nh, capacity, hs := cs[0], cs[1], cs[2], cs[3]
-	y := s.rowAttentionOut(B, nh*hs)
+	y := s.attentionOut("row_attention", B, nh*hs)
 	if y == nil {
 		return nil
 	}
@@ -77,15 +77,12 @@ func (s *Scope) RowAttentionGrouped(qkv, cos, sin *Tensor, rot int, qNorm, kNorm
 	cs := kCache.Shape()
 	B, nkv, capacity, hs := cs[0], cs[1], cs[2], cs[3]
 	nh := qkv.Shape()[2]/hs - 2*nkv
-	y := s.rowAttentionOut(B, nh*hs)
+	y := s.attentionOut("row_attention_grouped", B, nh*hs)
 	if y == nil {
 		return nil
 	}
 	cp, sp := tablePointers(cos, sin, rot)
-	var qn, kn *C.float
-	if qNorm != nil {
-		qn, kn = (*C.float)(lib.AtDataPtr(qNorm.c)), (*C.float)(lib.AtDataPtr(kNorm.c))
-	}
+	qn, kn := normPointers(qNorm, kNorm)
 	prev := C.glm_blas_sequential(1, 0)
 	rc := C.glm_row_attention_grouped((*C.float)(lib.AtDataPtr(qkv.c)), cp, sp, C.int(rot), qn, kn, C.float(eps),
 		(*C.float)(lib.AtDataPtr(kCache.c)), (*C.float)(lib.AtDataPtr(vCache.c)), (*C.float)(lib.AtDataPtr(y.c)),
@@ -131,20 +128,4 @@ func rowLengthsOK(kCache *Tensor, past []int64) (int64, bool) {
 		top = max(top, p)
 	}
 	return top, true
-}
-
-// rowAttentionOut allocates the merged heads [B, 1, width].
-func (s *Scope) rowAttentionOut(B, width int64) *Tensor {
-	shape := []int64{B, 1, width}
-	var out lib.Ctensor
-	lib.AtgEmpty(&out, shape, len(shape), int32(Float32), int32(CPU))
-	return s.wrap("row_attention", out)
-}
-
-// tablePointers returns the rotary tables' data (nil without rotary).
-func tablePointers(cos, sin *Tensor, rot int) (*C.float, *C.float) {
-	if rot == 0 {
-		return nil, nil
-	}
-	return (*C.float)(lib.AtDataPtr(cos.c)), (*C.float)(lib.AtDataPtr(sin.c))
 }
