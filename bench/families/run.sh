@@ -84,6 +84,8 @@ done
 
 python3 - "$out/results.jsonl" "${FAMILIES_TINY:-0}" "$MODELS" "$MODES" <<'PY'
 import json, sys
+sys.path.insert(0, "bench/internal/floor")
+from products_table import print_products
 rows = [json.loads(l) for l in open(sys.argv[1])]
 best, floors = {}, {}
 for r in rows:
@@ -136,13 +138,7 @@ AdamW only add to it. HF runs torch 2.15, whose GEMMs may be faster than the flo
         f = floors.get(f"{cfg} floor")
         if not f:
             continue
-        print(f"\n<details><summary>{cfg}: the step's products (batch {f['batch']} × {f['seq']}; ᵀ: a transposed view of the stored operand)</summary>\n")
-        print("| product | shape | per step | GFLOP per step | probe GFLOP/s | floor s |")
-        print("|---|---|---|---|---|---|")
-        for l in f["products"]:
-            half = " (causal half)" if l.get("fraction") else ""
-            print(f"| {l['product']}{half} | {l['shape']} | {l['count']} | {l['gflop_per_step']:.4g} | {l['probe_gflop_s']:.1f} | {l['floor_s']:.4f} |")
-        print("\n</details>")
+        print_products(f"{cfg}: the step's products", f)
 print("""
 Speed paths on these families: a decoding step's one-row products run golamini's AVX2 kernel (four rows per
 pass, where MKL's sgemv takes its generic path on AMD), each layer's q/k/v projections as one row-shared job

@@ -48,6 +48,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 python3 - "$results" <<'PY'
 import json, sys
+sys.path.insert(0, "bench/internal/floor")
+from products_table import print_products
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 floors = {}
 for r in rows:
@@ -113,11 +115,5 @@ if floors or floor_errors:
         print(f"| {r['shape']} | floor | error: {r['error']} | | | | | | |")
     for shape, fr in floors.items():
         f = fr["lora"]
-        print(f"\n<details><summary>{shape}: the LoRA step's products (batch {f['batch']} × {f['seq']}; ᵀ: a transposed view of the stored operand)</summary>\n")
-        print("| product | shape | per step | GFLOP per step | probe GFLOP/s | floor s |")
-        print("|---|---|---|---|---|---|")
-        for l in f["products"]:
-            half = " (causal half)" if l.get("fraction") else ""
-            print(f"| {l['product']}{half} | {l['shape']} | {l['count']} | {l['gflop_per_step']:.4g} | {l['probe_gflop_s']:.1f} | {l['floor_s']:.4f} |")
-        print("\n</details>")
+        print_products(f"{shape}: the LoRA step's products", f)
 PY
