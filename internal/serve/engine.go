@@ -463,34 +463,10 @@ func (e *Engine) prefill(m *model.Model) error {
 	if j.filled < len(p) {
 		return s.Err()
 	}
-	seqs := make([]*seq, j.req.N)
-	for c := range seqs {
-		seqs[c] = newSeq(e, j, c)
-	}
-	// A greedy request needs only the largest logit of its first token:
-	// Greedy screens the output projection instead of computing every
-	// logit (a whole decoding step's head, once per request).
-	greedy := seqs[0].greedyOnly()
-	last := s.Narrow(h, 1, int64(T-1), 1) // [1, 1, H]
-	var logits []float32
-	var first []int64
-	var err error
-	if greedy {
-		first, err = m.Greedy(s, last).Int64s() // [1]
-	} else {
-		logits, err = m.Logits(s, last).Float32s() // [1, 1, V]
-	}
-	if err == nil {
-		err = s.Err()
-	}
-	if err != nil {
-		return fmt.Errorf("serve: prefill: %w", err)
-	}
-	e.pf = nil
-	if err := e.join(seqs, greedy, first, logits, e.tmp, 0); err != nil {
+	if err := e.startJobs(s, m, []*Job{j}, s.Narrow(h, 1, int64(T-1), 1), e.tmp); err != nil { // [1, 1, H]
 		return err
 	}
-	e.m.batch.Set(float64(len(e.rows)))
+	e.pf = nil
 	return nil
 }
 
@@ -528,7 +504,6 @@ func (e *Engine) takeGroup() {
 // together instead of one per step.
 func (e *Engine) prefillGroup(m *model.Model) error {
 	jobs := append([]*Job{e.pf}, e.pfMore...)
-	e.pf, e.pfMore = nil, nil
 	n, T := len(jobs), 0
 	for _, j := range jobs {
 		T = max(T, len(j.req.Prompt))
@@ -559,38 +534,54 @@ func (e *Engine) prefillGroup(m *model.Model) error {
 	h := m.Forward(s, s.Int64(ids, int64(n), int64(T)), model.Pass{Cache: view}) // [n, T, H]
 	H := int64(m.Config.HiddenSize)
 	hl := s.View(s.IndexSelect(s.View(h, int64(n*T), H), 0, s.Int64(last, int64(n))), int64(n), 1, H) // [n, 1, H]
+	if err := e.startJobs(s, m, jobs, hl, view); err != nil {
+		return err
+	}
+	e.pf, e.pfMore = nil, nil
+	return nil
+}
+
+// startJobs gives each of jobs its first token from the hidden state of its
+// prompt's last position, hl [jobs, 1, H], and puts its choices into the
+// batch, each a copy of row i of the prefill cache c for jobs[i]. The jobs
+// stay in e.pf (and e.pfMore) until it returns, so an error fails them.
+func (e *Engine) startJobs(s *torch.Scope, m *model.Model, jobs []*Job, hl *torch.Tensor, c *model.Cache) error {
+	seqs := make([][]*seq, len(jobs))
 	greedy := true
-	seqs := make([][]*seq, n)
 	for i, j := range jobs {
 		seqs[i] = make([]*seq, j.req.N)
-		for c := range seqs[i] {
-			seqs[i][c] = newSeq(e, j, c)
+		for k := range seqs[i] {
+			seqs[i][k] = newSeq(e, j, k)
 		}
 		greedy = greedy && seqs[i][0].greedyOnly()
 	}
+	// Greedy requests need only the largest logit of their first token:
+	// Greedy screens the output projection instead of computing every
+	// logit (a whole decoding step's head, once per request).
 	var first []int64
 	var logits []float32
+	var err error
 	if greedy {
-		first, err = m.Greedy(s, hl).Int64s() // [n]
+		first, err = m.Greedy(s, hl).Int64s() // [jobs]
 	} else {
-		logits, err = m.Logits(s, hl).Float32s() // [n, 1, V]
+		logits, err = m.Logits(s, hl).Float32s() // [jobs, 1, V]
 	}
 	if err == nil {
 		err = s.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("serve: prefill of %d prompts: %w", n, err)
+		return fmt.Errorf("serve: prefill of %d prompts: %w", len(jobs), err)
 	}
-	V := len(logits) / n
+	V := len(logits) / len(jobs)
 	for i := range jobs {
+		var f int64
 		var lg []float32
-		var f []int64
 		if greedy {
-			f = first[i : i+1]
+			f = first[i]
 		} else {
 			lg = logits[i*V : (i+1)*V]
 		}
-		if err := e.join(seqs[i], greedy, f, lg, view, int64(i)); err != nil {
+		if err := e.join(seqs[i], f, lg, c, int64(i)); err != nil {
 			return err
 		}
 	}
@@ -598,14 +589,14 @@ func (e *Engine) prefillGroup(m *model.Model) error {
 	return nil
 }
 
-// join takes each choice's first token (first[0] when greedy, else from
-// the prompt's last logits) and puts the choices that go on into the batch,
-// each a copy of row `row` of the prefill cache c.
-func (e *Engine) join(seqs []*seq, greedy bool, first []int64, logits []float32, c *model.Cache, row int64) error {
+// join takes each choice's first token (first, or from the prompt's last
+// logits when they are given) and puts the choices that go on into the
+// batch, each a copy of row `row` of the prefill cache c.
+func (e *Engine) join(seqs []*seq, first int64, logits []float32, c *model.Cache, row int64) error {
 	for _, sq := range seqs {
 		var done bool
-		if greedy {
-			done = sq.accept(e, int(first[0]), nil)
+		if logits == nil {
+			done = sq.accept(e, int(first), nil)
 		} else {
 			done = sq.advance(e, append([]float32(nil), logits...))
 		}
