@@ -260,8 +260,9 @@ func scopeFloat32(s *Scope, data []float32, shape ...int64) *Tensor {
 
 // The 7-bit multi-row screen (argmax_screen_rows.c), forced on whatever the
 // CPU, picks what Argmax(Linear(x, w)) picks for every row count up to
-// RowLinearMaxRows (its tiles of 3 inputs and the rests), with and without
-// a tail of K and of N, computing only a few rows exactly.
+// RowLinearMaxRows (its tiles of 2 inputs and 3 weight rows, and the
+// rests), with and without a tail of K and of N, computing only a few rows
+// exactly.
 func TestArgmaxLinearSevenBitRows(t *testing.T) {
 	screen7Mode.Store(2)
 	defer screen7Mode.Store(0)

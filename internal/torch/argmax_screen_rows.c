@@ -8,7 +8,7 @@
 // vpmaddubsw (unsigned × signed bytes, adjacent products added in int16)
 // takes the int8 weights as they are, 32 products per instruction, and can
 // never saturate: |a·b + c·d| ≤ 2·127·127 = 32258 < 32767. Then Σ xu·q =
-// q·xq + 64·Σq. A tile of 4 weight rows meets 3 input rows at a time. The
+// q·xq + 64·Σq. A tile of 3 weight rows meets 2 input rows at a time. The
 // coarser input only widens the screening radius (‖x − sx·xq‖ is carried
 // into it), so the argmax stays exact.
 #include "argmax_screen_rows.h"
@@ -57,26 +57,31 @@ AVX2 static inline int32_t hsum(__m256i v) {
 	return _mm_cvtsi128_si32(s);
 }
 
-// tile computes d[i][j] = Σ xu_i·q_j for mr (1–3) inputs and nr (1 or 4)
+// tile computes d[i][j] = Σ xu_i·q_j for mr (1–2) inputs and nr (1–3)
 // weight rows; always inlined with constant mr, nr so the sums stay in
-// registers.
+// registers. Why 2 × 3: GCC computes all the tile's products of a pass
+// before adding them up, so the registers must hold every sum and every
+// product at once. 6 sums, 6 products, 3 weight vectors and the constant
+// ones fit the 16 AVX2 registers. The earlier 3 × 4 tile, and 3 × 3, did
+// not, and GCC kept sums on the stack: 20 (3 × 4) and 8 (3 × 3) loads and
+// stores in every pass of the inner loop (objdump -d of this file).
 AVX2 static inline __attribute__((always_inline)) void tile(const uint8_t *xu, const int8_t *q, int K, int mr, int nr,
-                                                           int32_t d[3][4]) {
+                                                           int32_t d[2][3]) {
 	const __m256i ones = _mm256_set1_epi16(1);
-	__m256i acc[3][4];
-	_Pragma("GCC unroll 3") for (int i = 0; i < mr; i++)
-		_Pragma("GCC unroll 4") for (int j = 0; j < nr; j++) acc[i][j] = _mm256_setzero_si256();
+	__m256i acc[2][3];
+	_Pragma("GCC unroll 2") for (int i = 0; i < mr; i++)
+		_Pragma("GCC unroll 3") for (int j = 0; j < nr; j++) acc[i][j] = _mm256_setzero_si256();
 	int k = 0;
 	for (; k + 32 <= K; k += 32) {
-		__m256i w[4];
-		_Pragma("GCC unroll 4") for (int j = 0; j < nr; j++) w[j] = _mm256_loadu_si256((const __m256i *)(q + (ptrdiff_t)j * K + k));
-		_Pragma("GCC unroll 3") for (int i = 0; i < mr; i++) {
+		__m256i w[3];
+		_Pragma("GCC unroll 3") for (int j = 0; j < nr; j++) w[j] = _mm256_loadu_si256((const __m256i *)(q + (ptrdiff_t)j * K + k));
+		_Pragma("GCC unroll 2") for (int i = 0; i < mr; i++) {
 			__m256i x = _mm256_loadu_si256((const __m256i *)(xu + (ptrdiff_t)i * K + k));
-			_Pragma("GCC unroll 4") for (int j = 0; j < nr; j++)
+			_Pragma("GCC unroll 3") for (int j = 0; j < nr; j++)
 				acc[i][j] = _mm256_add_epi32(acc[i][j], _mm256_madd_epi16(_mm256_maddubs_epi16(x, w[j]), ones));
 		}
 	}
-	_Pragma("GCC unroll 3") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 4") for (int j = 0; j < nr; j++) {
+	_Pragma("GCC unroll 2") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 3") for (int j = 0; j < nr; j++) {
 		int32_t s = hsum(acc[i][j]);
 		for (int t = k; t < K; t++) s += (int32_t)xu[(ptrdiff_t)i * K + t] * q[(ptrdiff_t)j * K + t];
 		d[i][j] = s;
@@ -84,40 +89,41 @@ AVX2 static inline __attribute__((always_inline)) void tile(const uint8_t *xu, c
 }
 
 // emit writes the scores of mr inputs and nr weight rows from their sums.
-static inline void emit(int32_t d[3][4], int mr, int nr, const float *sx, const float *scale, const int32_t *qsum,
+static inline void emit(int32_t d[2][3], int mr, int nr, const float *sx, const float *scale, const int32_t *qsum,
                         float *out, int ldo) {
 	for (int i = 0; i < mr; i++)
 		for (int j = 0; j < nr; j++)
 			out[(ptrdiff_t)i * ldo + j] = (float)((double)scale[j] * sx[i] * (d[i][j] - 64 * qsum[j]));
 }
 
+// run scores input rows i… (mr of them) against the tile's nr weight rows.
+#define RUN(mr, nr)                                                                                     \
+	do {                                                                                            \
+		tile(xu + (ptrdiff_t)i * K, qj, K, mr, nr, d);                                          \
+		emit(d, mr, nr, sx + i, scale + r, qsum + r, out + (ptrdiff_t)i * ldo + j, ldo);        \
+	} while (0)
+
+// rows runs one tile of nr weight rows over every input row, 2 at a time.
+#define ROWS(nr)                                                                                        \
+	do {                                                                                            \
+		int i = 0;                                                                              \
+		for (; i + 2 <= m; i += 2) RUN(2, nr);                                                  \
+		if (m - i == 1) RUN(1, nr);                                                             \
+	} while (0)
+
 AVX2 static void rows7_avx2(const uint8_t *xu, const float *sx, int m, const int8_t *q, const float *scale,
                             const int32_t *qsum, float *out, int ldo, int K, int64_t r0, int n) {
-	int32_t d[3][4];
+	int32_t d[2][3];
 	int j = 0;
-	for (; j + 4 <= n; j += 4) {
+	for (; j + 3 <= n; j += 3) {
 		int64_t r = r0 + j;
 		const int8_t *qj = q + r * K;
-		int i = 0;
-		for (; i + 3 <= m; i += 3) {
-			tile(xu + (ptrdiff_t)i * K, qj, K, 3, 4, d);
-			emit(d, 3, 4, sx + i, scale + r, qsum + r, out + (ptrdiff_t)i * ldo + j, ldo);
-		}
-		if (m - i == 2) {
-			tile(xu + (ptrdiff_t)i * K, qj, K, 2, 4, d);
-			emit(d, 2, 4, sx + i, scale + r, qsum + r, out + (ptrdiff_t)i * ldo + j, ldo);
-		} else if (m - i == 1) {
-			tile(xu + (ptrdiff_t)i * K, qj, K, 1, 4, d);
-			emit(d, 1, 4, sx + i, scale + r, qsum + r, out + (ptrdiff_t)i * ldo + j, ldo);
-		}
+		ROWS(3);
 	}
-	for (; j < n; j++) { // the last rows of the chunk, one at a time
-		int64_t r = r0 + j;
-		for (int i = 0; i < m; i++) {
-			tile(xu + (ptrdiff_t)i * K, q + r * K, K, 1, 1, d);
-			emit(d, 1, 1, sx + i, scale + r, qsum + r, out + (ptrdiff_t)i * ldo + j, ldo);
-		}
-	}
+	int64_t r = r0 + j;
+	const int8_t *qj = q + r * K;
+	if (n - j == 2) ROWS(2); // the last rows of the chunk
+	else if (n - j == 1) ROWS(1);
 }
 #endif
 

@@ -9,9 +9,10 @@ import (
 
 // RowLinear's multi-row products equal Linear's with either kernel (BLAS's
 // sgemm and the AVX2 one of gemm_rows.c): every row count from 2 to
-// RowLinearMaxRows (tiles of 3 input rows and the 1- and 2-row rests), row
-// lengths that are and are not a multiple of 8, weights whose row count is
-// not a multiple of 4 nor of the chunk size, with and without bias.
+// RowLinearMaxRows (tiles of 4 input rows and the 1- to 3-row rests; the
+// 4-weight-row tiles of 2 rows), row lengths that are and are not a
+// multiple of 8, weights whose row count is not a multiple of 3 or 4 nor of
+// the chunk size, with and without bias.
 func TestGemmRowsMatchesLinear(t *testing.T) {
 	defer setGemmRowsKernel(0)
 	for _, k := range []int{1, 2} {
@@ -20,7 +21,7 @@ func TestGemmRowsMatchesLinear(t *testing.T) {
 			continue
 		}
 		for m := int64(2); m <= RowLinearMaxRows; m++ {
-			for _, sh := range [][2]int64{{512, 1030}, {13, 7}, {100, 403}} {
+			for _, sh := range [][2]int64{{512, 1030}, {13, 7}, {100, 403}, {64, 260}} {
 				K, N := sh[0], sh[1]
 				for _, bias := range []bool{false, true} {
 					name := fmt.Sprintf("kernel%d/m%d/K%d/N%d/bias%v", k, m, K, N, bias)
