@@ -86,11 +86,8 @@ static int64_t longest(const int64_t *past, int B) {
 	return n;
 }
 
-int glm_row_attention(const float *qkv, const float *cos, const float *sin, int rot, float *kc, float *vc, float *y,
-                      int B, int nh, int hs, int64_t cap, const int64_t *past, float scale) {
-	float *q = malloc(sizeof(float) * ((size_t)hs + (size_t)longest(past, B) + 1));
-	if (!q) return -1;
-	float *p = q + hs;
+void glm_row_attention_write(const float *qkv, const float *cos, const float *sin, int rot, float *kc, float *vc,
+                             int B, int nh, int hs, int64_t cap, const int64_t *past) {
 	for (int b = 0; b < B; b++) {
 		int64_t P = past[b];
 		const float *c = rot > 0 ? cos + P * hs : 0, *sn = rot > 0 ? sin + P * hs : 0; // the tables' row for this position
@@ -98,23 +95,44 @@ int glm_row_attention(const float *qkv, const float *cos, const float *sin, int 
 			const float *x = qkv + ((int64_t)b * nh + h) * 3 * hs; // this head's q | k | v
 			float *kh = kc + ((int64_t)b * nh + h) * cap * hs;      // its cache rows [cap, hs]
 			float *vh = vc + ((int64_t)b * nh + h) * cap * hs;
-			glm_head_in(x, 0, 0, c, sn, rot, hs, 0, q);
 			glm_head_in(x + hs, 0, 0, c, sn, rot, hs, 0, kh + P * hs);
 			memcpy(vh + P * hs, x + 2 * hs, (size_t)hs * sizeof(float));
-			attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)b * nh + h) * hs);
+		}
+	}
+}
+
+int glm_row_attention_rows(const float *qkv, const float *cos, const float *sin, int rot, const float *kc,
+                           const float *vc, float *y, int b0, int nb, int nh, int hs, int64_t cap, const int64_t *past,
+                           float scale) {
+	float *q = malloc(sizeof(float) * ((size_t)hs + (size_t)longest(past + b0, nb) + 1));
+	if (!q) return -1;
+	float *p = q + hs;
+	for (int b = b0; b < b0 + nb; b++) {
+		int64_t P = past[b];
+		const float *c = rot > 0 ? cos + P * hs : 0, *sn = rot > 0 ? sin + P * hs : 0;
+		for (int h = 0; h < nh; h++) {
+			const float *x = qkv + ((int64_t)b * nh + h) * 3 * hs;
+			const float *kh = kc + ((int64_t)b * nh + h) * cap * hs;
+			const float *vh = vc + ((int64_t)b * nh + h) * cap * hs;
+			glm_head_in(x, 0, 0, c, sn, rot, hs, 0, q);
+			attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)(b - b0) * nh + h) * hs);
 		}
 	}
 	free(q);
 	return 0;
 }
 
-int glm_row_attention_grouped(const float *qkv, const float *cos, const float *sin, int rot, const float *qnorm,
-                              const float *knorm, float eps, float *kc, float *vc, float *y, int B, int nh, int nkv,
-                              int hs, int64_t cap, const int64_t *past, float scale) {
-	int rep = nh / nkv;
-	float *q = malloc(sizeof(float) * (2 * (size_t)hs + (size_t)longest(past, B) + 1));
-	if (!q) return -1;
-	float *t = q + hs, *p = t + hs;
+int glm_row_attention(const float *qkv, const float *cos, const float *sin, int rot, float *kc, float *vc, float *y,
+                      int B, int nh, int hs, int64_t cap, const int64_t *past, float scale) {
+	glm_row_attention_write(qkv, cos, sin, rot, kc, vc, B, nh, hs, cap, past);
+	return glm_row_attention_rows(qkv, cos, sin, rot, kc, vc, y, 0, B, nh, hs, cap, past, scale);
+}
+
+int glm_row_attention_grouped_write(const float *qkv, const float *cos, const float *sin, int rot,
+                                    const float *knorm, float eps, float *kc, float *vc, int B, int nh, int nkv,
+                                    int hs, int64_t cap, const int64_t *past) {
+	float *t = malloc(sizeof(float) * (size_t)hs);
+	if (!t) return -1;
 	int64_t width = (int64_t)(nh + 2 * nkv) * hs; // q heads | k heads | v heads
 	for (int b = 0; b < B; b++) {
 		int64_t P = past[b];
@@ -125,13 +143,42 @@ int glm_row_attention_grouped(const float *qkv, const float *cos, const float *s
 			float *vh = vc + ((int64_t)b * nkv + g) * cap * hs;
 			glm_head_in(row + (int64_t)(nh + g) * hs, knorm, eps, c, sn, rot, hs, t, kh + P * hs);
 			memcpy(vh + P * hs, row + (int64_t)(nh + nkv + g) * hs, (size_t)hs * sizeof(float));
+		}
+	}
+	free(t);
+	return 0;
+}
+
+int glm_row_attention_grouped_rows(const float *qkv, const float *cos, const float *sin, int rot, const float *qnorm,
+                                   float eps, const float *kc, const float *vc, float *y, int b0, int nb, int nh,
+                                   int nkv, int hs, int64_t cap, const int64_t *past, float scale) {
+	int rep = nh / nkv;
+	float *q = malloc(sizeof(float) * (2 * (size_t)hs + (size_t)longest(past + b0, nb) + 1));
+	if (!q) return -1;
+	float *t = q + hs, *p = t + hs;
+	int64_t width = (int64_t)(nh + 2 * nkv) * hs;
+	for (int b = b0; b < b0 + nb; b++) {
+		int64_t P = past[b];
+		const float *c = rot > 0 ? cos + P * hs : 0, *sn = rot > 0 ? sin + P * hs : 0;
+		const float *row = qkv + b * width;
+		for (int g = 0; g < nkv; g++) {
+			const float *kh = kc + ((int64_t)b * nkv + g) * cap * hs;
+			const float *vh = vc + ((int64_t)b * nkv + g) * cap * hs;
 			for (int r = 0; r < rep; r++) {
 				int h = g * rep + r; // query heads g·rep… share kv head g
 				glm_head_in(row + (int64_t)h * hs, qnorm, eps, c, sn, rot, hs, t, q);
-				attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)b * nh + h) * hs);
+				attend_one(q, kh, vh, (int)P + 1, hs, scale, p, y + ((int64_t)(b - b0) * nh + h) * hs);
 			}
 		}
 	}
 	free(q);
 	return 0;
+}
+
+int glm_row_attention_grouped(const float *qkv, const float *cos, const float *sin, int rot, const float *qnorm,
+                              const float *knorm, float eps, float *kc, float *vc, float *y, int B, int nh, int nkv,
+                              int hs, int64_t cap, const int64_t *past, float scale) {
+	if (glm_row_attention_grouped_write(qkv, cos, sin, rot, knorm, eps, kc, vc, B, nh, nkv, hs, cap, past) != 0) return -1;
+	return glm_row_attention_grouped_rows(qkv, cos, sin, rot, qnorm, eps, kc, vc, y, 0, B, nh, nkv, hs, cap, past,
+	                                      scale);
 }

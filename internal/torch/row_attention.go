@@ -36,21 +36,55 @@ func (s *Scope) RowAttention(qkv, cos, sin *Tensor, rot int, kCache, vCache *Ten
 		return nil
 	}
 	cp, sp := tablePointers(cos, sin, rot)
-	prev := C.glm_blas_sequential(1, 0)
-	rc := C.glm_row_attention((*C.float)(lib.AtDataPtr(qkv.c)), cp, sp, C.int(rot),
-		(*C.float)(lib.AtDataPtr(kCache.c)), (*C.float)(lib.AtDataPtr(vCache.c)), (*C.float)(lib.AtDataPtr(y.c)),
-		C.int(B), C.int(nh), C.int(hs), C.int64_t(capacity), (*C.int64_t)(&past[0]), C.float(scale))
-	C.glm_blas_sequential(0, prev)
-	runtime.KeepAlive(qkv)
-	runtime.KeepAlive(cos)
-	runtime.KeepAlive(sin)
-	runtime.KeepAlive(kCache)
-	runtime.KeepAlive(vCache)
-	if rc != 0 {
+	a := &attnRows{
+		qkv: (*C.float)(lib.AtDataPtr(qkv.c)), cos: cp, sin: sp, rot: C.int(rot),
+		kc: (*C.float)(lib.AtDataPtr(kCache.c)), vc: (*C.float)(lib.AtDataPtr(vCache.c)),
+		nh: C.int(nh), nkv: C.int(nh), hs: C.int(hs), capacity: C.int64_t(capacity), past: append([]int64(nil), past...), scale: C.float(scale),
+	}
+	C.glm_row_attention_write(a.qkv, cp, sp, a.rot, a.kc, a.vc, C.int(B), a.nh, a.hs, a.capacity, (*C.int64_t)(&past[0]))
+	if !s.attendRows(y, a, qkv, cos, sin, kCache, vCache) {
 		s.Failf("torch: row_attention: out of memory")
 		return nil
 	}
 	return y
+}
+
+// attnRows is the attending half of a RowAttention(Grouped) call, after
+// the worker has written every row's key and value into the caches: it only
+// reads them, so its rows can be attended on several threads.
+type attnRows struct {
+	qkv, cos, sin, kc, vc, qnorm *C.float
+	rot, nh, nkv, hs             C.int
+	eps, scale                   C.float
+	capacity                     C.int64_t
+	past                         []int64
+	grouped                      bool
+}
+
+// rows attends batch rows b0…b0+nb−1 into y (row b0's heads first); false
+// when C cannot allocate its scratch.
+func (a *attnRows) rows(b0, nb int64, y *C.float) bool {
+	pp := (*C.int64_t)(&a.past[0])
+	if a.grouped {
+		return C.glm_row_attention_grouped_rows(a.qkv, a.cos, a.sin, a.rot, a.qnorm, a.eps, a.kc, a.vc, y, C.int(b0), C.int(nb),
+			a.nh, a.nkv, a.hs, a.capacity, pp, a.scale) == 0
+	}
+	return C.glm_row_attention_rows(a.qkv, a.cos, a.sin, a.rot, a.kc, a.vc, y, C.int(b0), C.int(nb), a.nh, a.hs, a.capacity,
+		pp, a.scale) == 0
+}
+
+// attendRows runs a over every row into y [B, 1, nh·hs], one row per chunk
+// shared with RowLinear's helper threads (rowJob). Why: with 16 rows the
+// attention was a tenth of the worker's step while the helper waited
+// (bench/serve/step); each row reads only its own cache, so the rows split
+// like a product's chunks. inputs are the tensors behind a's pointers.
+func (s *Scope) attendRows(y *Tensor, a *attnRows, inputs ...*Tensor) bool {
+	B := int64(len(a.past))
+	width := int64(a.nh) * int64(a.hs)
+	j := &rowJob{m: 1, K: 1, N: B * width, rows: width, n: B, attn: a,
+		segs: []rowSeg{{N: B * width, rows: width}}, y: (*C.float)(lib.AtDataPtr(y.c))}
+	pool.run(j, append(inputs, y)...)
+	return !j.failed.Load()
 }
 
 // RowAttentionOK reports whether RowAttention takes these inputs: what
@@ -83,19 +117,16 @@ func (s *Scope) RowAttentionGrouped(qkv, cos, sin *Tensor, rot int, qNorm, kNorm
 	}
 	cp, sp := tablePointers(cos, sin, rot)
 	qn, kn := normPointers(qNorm, kNorm)
-	prev := C.glm_blas_sequential(1, 0)
-	rc := C.glm_row_attention_grouped((*C.float)(lib.AtDataPtr(qkv.c)), cp, sp, C.int(rot), qn, kn, C.float(eps),
-		(*C.float)(lib.AtDataPtr(kCache.c)), (*C.float)(lib.AtDataPtr(vCache.c)), (*C.float)(lib.AtDataPtr(y.c)),
-		C.int(B), C.int(nh), C.int(nkv), C.int(hs), C.int64_t(capacity), (*C.int64_t)(&past[0]), C.float(scale))
-	C.glm_blas_sequential(0, prev)
-	runtime.KeepAlive(qkv)
-	runtime.KeepAlive(cos)
-	runtime.KeepAlive(sin)
-	runtime.KeepAlive(qNorm)
+	a := &attnRows{
+		qkv: (*C.float)(lib.AtDataPtr(qkv.c)), cos: cp, sin: sp, rot: C.int(rot),
+		kc: (*C.float)(lib.AtDataPtr(kCache.c)), vc: (*C.float)(lib.AtDataPtr(vCache.c)),
+		nh: C.int(nh), nkv: C.int(nkv), hs: C.int(hs), capacity: C.int64_t(capacity), past: append([]int64(nil), past...), scale: C.float(scale),
+		grouped: true, qnorm: qn, eps: C.float(eps),
+	}
+	rc := C.glm_row_attention_grouped_write(a.qkv, cp, sp, a.rot, kn, a.eps, a.kc, a.vc, C.int(B), a.nh, a.nkv, a.hs,
+		a.capacity, (*C.int64_t)(&past[0]))
 	runtime.KeepAlive(kNorm)
-	runtime.KeepAlive(kCache)
-	runtime.KeepAlive(vCache)
-	if rc != 0 {
+	if rc != 0 || !s.attendRows(y, a, qkv, cos, sin, kCache, vCache, qNorm) {
 		s.Failf("torch: row_attention_grouped: out of memory")
 		return nil
 	}

@@ -16,4 +16,22 @@ int glm_row_attention_grouped(const float *qkv, const float *cos, const float *s
                               const float *knorm, float eps, float *kc, float *vc, float *y, int B, int nh, int nkv,
                               int hs, int64_t cap, const int64_t *past, float scale);
 
+// The two halves of each, so rows can be attended on several threads:
+// _write puts every row's new key (normed, rotated) and value into the
+// caches at column past[b]; _rows then attends rows b0…b0+nb−1, row b's
+// merged heads going to y + (b−b0)·nh·hs, and only reads the caches. They
+// return -1 when they cannot allocate their scratch (glm_row_attention_write
+// needs none).
+void glm_row_attention_write(const float *qkv, const float *cos, const float *sin, int rot, float *kc, float *vc,
+                             int B, int nh, int hs, int64_t cap, const int64_t *past);
+int glm_row_attention_rows(const float *qkv, const float *cos, const float *sin, int rot, const float *kc,
+                           const float *vc, float *y, int b0, int nb, int nh, int hs, int64_t cap, const int64_t *past,
+                           float scale);
+int glm_row_attention_grouped_write(const float *qkv, const float *cos, const float *sin, int rot,
+                                    const float *knorm, float eps, float *kc, float *vc, int B, int nh, int nkv,
+                                    int hs, int64_t cap, const int64_t *past);
+int glm_row_attention_grouped_rows(const float *qkv, const float *cos, const float *sin, int rot, const float *qnorm,
+                                   float eps, const float *kc, const float *vc, float *y, int b0, int nb, int nh,
+                                   int nkv, int hs, int64_t cap, const int64_t *past, float scale);
+
 #endif

@@ -306,6 +306,9 @@ type rowJob struct {
 	lohi        *C.double
 	err, gain   *C.float
 	xnorm, xerr *C.double
+	// With attn set the job is RowAttention's: chunk i is batch row i's
+	// attention, y its merged heads [B, nh·hs] as one row (m 1).
+	attn *attnRows
 
 	next   atomic.Int64   // next chunk to claim
 	state  []atomic.Int32 // per chunk
@@ -336,6 +339,12 @@ func (j *rowJob) span(i int64) (*rowSeg, int64, int64) {
 // chunk computes chunk i into out with row stride ldo.
 func (j *rowJob) chunk(i int64, out *C.float, ldo int64) {
 	sg, r0, n := j.span(i)
+	if j.attn != nil {
+		if !j.attn.rows(i, 1, out) {
+			j.failed.Store(true)
+		}
+		return
+	}
 	if j.q != nil && j.seven {
 		C.glm_screen_rows7(j.xu, j.sx, C.int(j.m), j.q, j.scale, j.qsum, out, C.int(ldo), C.int(j.K), C.int64_t(r0), C.int(n))
 		return
