@@ -21,14 +21,19 @@ namespace {
 
 at::Tensor &T(void *p) { return *static_cast<at::Tensor *>(p); }
 
-// Rows per chunk: at most about 128 MB of float32 logits (at least 64 rows:
-// the matrix products want tall blocks), in chunks of equal size. Each
-// chunk re-reads embed_out twice and adds its share into the [V,H] gradient
-// once, so fewer, larger chunks are faster (measured: 64 MB chunks 3% slower
-// at pythia-70m, 16 MB ones 15%), while the two chunk buffers are what the
-// head holds beyond its gradients.
+// Rows per chunk, in chunks of equal size: at most about 128 MB of float32
+// logits, or 640 rows where 640 rows take at most 512 MB, and at least 64
+// rows. Each chunk re-reads embed_out twice and adds its share into the
+// [V,H] gradient once, so fewer, larger chunks are faster (measured: 64 MB
+// chunks 3% slower at pythia-70m, 16 MB ones 15%), while the chunk buffer
+// is what the head holds beyond its gradients. Why the 640 rows: 128 MB is
+// about 670 rows at Pythia's and SmolLM's vocabularies but 205 at Qwen2.5's
+// 151,936, where MKL's three products over the [V,H] weight run well below
+// their rate on taller blocks (bench/RESULTS.md, the families section).
 int64_t default_chunk(int64_t rows, int64_t vocab) {
-  const int64_t most = std::max<int64_t>((int64_t(128) << 20) / (4 * std::max<int64_t>(vocab, 1)), 64);
+  const int64_t row_bytes = 4 * std::max<int64_t>(vocab, 1);
+  const int64_t tall = std::min<int64_t>(640, (int64_t(512) << 20) / row_bytes);
+  const int64_t most = std::max<int64_t>({(int64_t(128) << 20) / row_bytes, tall, 64});
   const int64_t chunks = std::max<int64_t>((rows + most - 1) / most, 1);
   return std::max<int64_t>((rows + chunks - 1) / chunks, 1);
 }
@@ -83,7 +88,7 @@ LCEResult lce(const at::Tensor &x, const at::Tensor &w, const at::Tensor &target
     at::Tensor logits = logits_buf.narrow(0, 0, c);
     at::mm_out(logits, xc, wt);
     // Softmax in place (float32 logits; others were converted into a new
-    // tensor): one 128 MB buffer read and written instead of a second one.
+    // tensor): one chunk buffer read and written instead of a second one.
     at::Tensor p = fp32 ? logits : logits.to(at::kFloat);
     at::_softmax_out(p, p, 1, false);
     // loss_row = −log p[target]. Where p[target] is so small that float32

@@ -55,7 +55,8 @@ type CrossEntropyOptions struct {
 	// 0 means 1.
 	GradScale float64
 	// ChunkRows is how many rows of logits exist at a time (0: equal chunks
-	// of at most about 128 MB of logits each).
+	// of at most about 128 MB of logits each, or of up to 640 rows where
+	// those take at most 512 MB: taller blocks for large vocabularies).
 	ChunkRows int
 }
 

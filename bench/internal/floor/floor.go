@@ -152,9 +152,12 @@ func layerLinears(cfg *model.Config) ([]linear, error) {
 
 // headChunk is golamini's fused loss head's rows per chunk
 // (default_chunk in internal/torch/fused.cpp): at most about 128 MB of
-// float32 logits, at least 64 rows, equal chunks.
+// float32 logits, or 640 rows where those take at most 512 MB, at least 64
+// rows, equal chunks.
 func headChunk(rows, vocab int64) int64 {
-	most := max((int64(128)<<20)/(4*max(vocab, 1)), 64)
+	rowBytes := 4 * max(vocab, 1)
+	tall := min(640, (int64(512)<<20)/rowBytes)
+	most := max((int64(128)<<20)/rowBytes, tall, 64)
 	chunks := max((rows+most-1)/most, 1)
 	return max((rows+chunks-1)/chunks, 1)
 }

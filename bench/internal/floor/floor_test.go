@@ -123,13 +123,15 @@ func TestCountFrozen(t *testing.T) {
 }
 
 // The loss head runs in golamini's chunks: a vocabulary of 2^20 floats per
-// row leaves 32 rows under 128 MB, raised to 64; 100 rows go as 2 × 50.
+// row leaves 32 rows under 128 MB and 128 under 512 MB, so 100 rows go as
+// one chunk; Qwen2.5's 151,936 leave 220 rows under 128 MB, raised to 640
+// (389 MB), so 2044 rows go as 4 × 511; Pythia's 50,304 leave 667 rows; at
+// 2^24 floats per row the 64-row least makes 300 rows 5 × 60.
 func TestHeadChunks(t *testing.T) {
-	if got := headChunk(100, 1<<20); got != 50 {
-		t.Errorf("headChunk(100, 2^20) = %d, want 50", got)
-	}
-	if got := headChunk(2044, 151936); got != 205 {
-		t.Errorf("headChunk(2044, 151936) = %d, want 205 (10 chunks of at most 220 rows)", got)
+	for _, c := range []struct{ rows, vocab, want int64 }{{100, 1 << 20, 100}, {2044, 151936, 511}, {2044, 50304, 511}, {300, 1 << 24, 60}} {
+		if got := headChunk(c.rows, c.vocab); got != c.want {
+			t.Errorf("headChunk(%d, %d) = %d, want %d", c.rows, c.vocab, got, c.want)
+		}
 	}
 }
 
