@@ -41,21 +41,21 @@ type sample struct {
 }
 
 type result struct {
-	Label        string  `json:"label"`
-	Clients      int     `json:"clients"`
-	Requests     int     `json:"requests"`
-	Tokens       int     `json:"tokens"`
-	WallS        float64 `json:"wall_s"`
-	TokensPerS   float64 `json:"tokens_per_s"`
-	TTFTP50Ms    float64 `json:"ttft_p50_ms"`
-	TTFTP99Ms    float64 `json:"ttft_p99_ms"`
-	PerTokP50Ms  float64 `json:"per_token_p50_ms"`
-	PerTokP99Ms  float64 `json:"per_token_p99_ms"`
-	Errors       int     `json:"errors"` // over every round
+	Label       string  `json:"label"`
+	Clients     int     `json:"clients"`
+	Requests    int     `json:"requests"`
+	Tokens      int     `json:"tokens"`
+	WallS       float64 `json:"wall_s"`
+	TokensPerS  float64 `json:"tokens_per_s"`
+	TTFTP50Ms   float64 `json:"ttft_p50_ms"`
+	TTFTP99Ms   float64 `json:"ttft_p99_ms"`
+	PerTokP50Ms float64 `json:"per_token_p50_ms"`
+	PerTokP99Ms float64 `json:"per_token_p99_ms"`
+	Errors      int     `json:"errors"` // over every round
 	// RoundTokensPerS is every round's tokens/s; the fields above are the
 	// fastest round's.
 	RoundTokensPerS []float64 `json:"round_tokens_per_s"`
-	FirstErrText string  `json:"first_error,omitempty"`
+	FirstErrText    string    `json:"first_error,omitempty"`
 }
 
 func main() {

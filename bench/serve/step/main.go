@@ -125,7 +125,7 @@ func timeRows(m *model.Model, B, steps int, start, newTokens int64) (result, err
 			pass = model.Pass{Cache: view}
 		}
 		h := m.Forward(s, s.Int64(ids, int64(B), 1), pass) // [B, 1, H]
-		picked, err := m.Greedy(s, h).Int64s()            // [B]
+		picked, err := m.Greedy(s, h).Int64s()             // [B]
 		if err == nil {
 			err = s.Err()
 		}
