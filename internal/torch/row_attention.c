@@ -122,12 +122,6 @@ int glm_row_attention_rows(const float *qkv, const float *cos, const float *sin,
 	return 0;
 }
 
-int glm_row_attention(const float *qkv, const float *cos, const float *sin, int rot, float *kc, float *vc, float *y,
-                      int B, int nh, int hs, int64_t cap, const int64_t *past, float scale) {
-	glm_row_attention_write(qkv, cos, sin, rot, kc, vc, B, nh, hs, cap, past);
-	return glm_row_attention_rows(qkv, cos, sin, rot, kc, vc, y, 0, B, nh, hs, cap, past, scale);
-}
-
 int glm_row_attention_grouped_write(const float *qkv, const float *cos, const float *sin, int rot,
                                     const float *knorm, float eps, float *kc, float *vc, int B, int nh, int nkv,
                                     int hs, int64_t cap, const int64_t *past) {
@@ -173,12 +167,4 @@ int glm_row_attention_grouped_rows(const float *qkv, const float *cos, const flo
 	}
 	free(q);
 	return 0;
-}
-
-int glm_row_attention_grouped(const float *qkv, const float *cos, const float *sin, int rot, const float *qnorm,
-                              const float *knorm, float eps, float *kc, float *vc, float *y, int B, int nh, int nkv,
-                              int hs, int64_t cap, const int64_t *past, float scale) {
-	if (glm_row_attention_grouped_write(qkv, cos, sin, rot, knorm, eps, kc, vc, B, nh, nkv, hs, cap, past) != 0) return -1;
-	return glm_row_attention_grouped_rows(qkv, cos, sin, rot, qnorm, eps, kc, vc, y, 0, B, nh, nkv, hs, cap, past,
-	                                      scale);
 }

@@ -1,6 +1,5 @@
 package torch
 
-// #include "blas.h"
 // #include "row_attention.h"
 import "C"
 

@@ -5,23 +5,12 @@
 
 #include <stdint.h>
 
-// glm_row_attention: see RowAttention in row_attention.go. Returns 0, or -1
-// when it cannot allocate its scratch buffer.
-int glm_row_attention(const float *qkv, const float *cos, const float *sin, int rot, float *kc, float *vc, float *y,
-                      int B, int nh, int hs, int64_t cap, const int64_t *past, float scale);
-
-// glm_row_attention_grouped: see RowAttentionGrouped in row_attention.go.
-// Returns 0, or -1 when it cannot allocate its scratch buffer.
-int glm_row_attention_grouped(const float *qkv, const float *cos, const float *sin, int rot, const float *qnorm,
-                              const float *knorm, float eps, float *kc, float *vc, float *y, int B, int nh, int nkv,
-                              int hs, int64_t cap, const int64_t *past, float scale);
-
-// The two halves of each, so rows can be attended on several threads:
-// _write puts every row's new key (normed, rotated) and value into the
-// caches at column past[b]; _rows then attends rows b0…b0+nb−1, row b's
-// merged heads going to y + (b−b0)·nh·hs, and only reads the caches. They
-// return -1 when they cannot allocate their scratch (glm_row_attention_write
-// needs none).
+// RowAttention and RowAttentionGrouped (row_attention.go) in two halves, so
+// rows can be attended on several threads: _write puts every row's new key
+// (normed, rotated) and value into the caches at column past[b]; _rows then
+// attends rows b0…b0+nb−1, row b's merged heads going to y + (b−b0)·nh·hs,
+// and only reads the caches. Those returning int give -1 when they cannot
+// allocate their scratch, else 0.
 void glm_row_attention_write(const float *qkv, const float *cos, const float *sin, int rot, float *kc, float *vc,
                              int B, int nh, int hs, int64_t cap, const int64_t *past);
 int glm_row_attention_rows(const float *qkv, const float *cos, const float *sin, int rot, const float *kc,
