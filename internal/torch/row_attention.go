@@ -35,11 +35,7 @@ func (s *Scope) RowAttention(qkv, cos, sin *Tensor, rot int, kCache, vCache *Ten
 		return nil
 	}
 	cp, sp := tablePointers(cos, sin, rot)
-	a := &attnRows{
-		qkv: (*C.float)(lib.AtDataPtr(qkv.c)), cos: cp, sin: sp, rot: C.int(rot),
-		kc: (*C.float)(lib.AtDataPtr(kCache.c)), vc: (*C.float)(lib.AtDataPtr(vCache.c)),
-		nh: C.int(nh), nkv: C.int(nh), hs: C.int(hs), capacity: C.int64_t(capacity), past: append([]int64(nil), past...), scale: C.float(scale),
-	}
+	a := newAttnRows(qkv, cp, sp, rot, kCache, vCache, nh, nh, hs, capacity, past, scale)
 	C.glm_row_attention_write(a.qkv, cp, sp, a.rot, a.kc, a.vc, C.int(B), a.nh, a.hs, a.capacity, (*C.int64_t)(&past[0]))
 	if !s.attendRows(y, a, qkv, cos, sin, kCache, vCache) {
 		s.Failf("torch: row_attention: out of memory")
@@ -58,6 +54,18 @@ type attnRows struct {
 	capacity                     C.int64_t
 	past                         []int64
 	grouped                      bool
+}
+
+// newAttnRows describes a call's inputs (past is copied: a helper the
+// worker overtook may still read it after the call returns).
+func newAttnRows(qkv *Tensor, cp, sp *C.float, rot int, kCache, vCache *Tensor, nh, nkv, hs, capacity int64, past []int64,
+	scale float64) *attnRows {
+	return &attnRows{
+		qkv: (*C.float)(lib.AtDataPtr(qkv.c)), cos: cp, sin: sp, rot: C.int(rot),
+		kc: (*C.float)(lib.AtDataPtr(kCache.c)), vc: (*C.float)(lib.AtDataPtr(vCache.c)),
+		nh: C.int(nh), nkv: C.int(nkv), hs: C.int(hs), capacity: C.int64_t(capacity), past: append([]int64(nil), past...),
+		scale: C.float(scale),
+	}
 }
 
 // rows attends batch rows b0…b0+nb−1 into y (row b0's heads first); false
@@ -116,12 +124,8 @@ func (s *Scope) RowAttentionGrouped(qkv, cos, sin *Tensor, rot int, qNorm, kNorm
 	}
 	cp, sp := tablePointers(cos, sin, rot)
 	qn, kn := normPointers(qNorm, kNorm)
-	a := &attnRows{
-		qkv: (*C.float)(lib.AtDataPtr(qkv.c)), cos: cp, sin: sp, rot: C.int(rot),
-		kc: (*C.float)(lib.AtDataPtr(kCache.c)), vc: (*C.float)(lib.AtDataPtr(vCache.c)),
-		nh: C.int(nh), nkv: C.int(nkv), hs: C.int(hs), capacity: C.int64_t(capacity), past: append([]int64(nil), past...), scale: C.float(scale),
-		grouped: true, qnorm: qn, eps: C.float(eps),
-	}
+	a := newAttnRows(qkv, cp, sp, rot, kCache, vCache, nh, nkv, hs, capacity, past, scale)
+	a.grouped, a.qnorm, a.eps = true, qn, C.float(eps)
 	rc := C.glm_row_attention_grouped_write(a.qkv, cp, sp, a.rot, kn, a.eps, a.kc, a.vc, C.int(B), a.nh, a.nkv, a.hs,
 		a.capacity, (*C.int64_t)(&past[0]))
 	runtime.KeepAlive(kNorm)
