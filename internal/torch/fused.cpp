@@ -29,7 +29,8 @@ at::Tensor &T(void *p) { return *static_cast<at::Tensor *>(p); }
 // is what the head holds beyond its gradients. Why the 640 rows: 128 MB is
 // about 670 rows at Pythia's and SmolLM's vocabularies but 205 at Qwen2.5's
 // 151,936, where MKL's three products over the [V,H] weight run well below
-// their rate on taller blocks (bench/RESULTS.md, the families section).
+// their rate on taller blocks (bench/RESULTS.md's families floor table times
+// each product at its shape: the head's run below the 2,048-row ones).
 int64_t default_chunk(int64_t rows, int64_t vocab) {
   const int64_t row_bytes = 4 * std::max<int64_t>(vocab, 1);
   const int64_t tall = std::min<int64_t>(640, (int64_t(512) << 20) / row_bytes);
