@@ -1,8 +1,17 @@
 // cpucache.cpp: an opt-in caching allocator for libtorch's CPU tensors (see
 // cpucache.go). Large blocks freed by tensors are kept and handed to later
-// tensors of about the same size, so a training step that allocates the
-// same activations and gradients as the step before gets memory that is
-// already mapped, instead of fresh pages the kernel must fault in and zero.
+// tensors, so a training step that allocates the same activations and
+// gradients as the step before gets memory that is already mapped, instead
+// of fresh pages the kernel must fault in and zero.
+//
+// Memory comes from the system in segments, one per allocation the cache
+// could not serve. A segment is cut into blocks: a request takes the
+// smallest free block that holds it (best fit), split when the rest is worth
+// keeping, and a freed block merges with the free blocks beside it in its
+// segment. So a freed 40 MB activation can serve two 20 MB ones, and a
+// run of freed neighbours serves one larger tensor: shapes that differ from
+// one phase to the next (forward, backward, optimizer) share the memory
+// instead of each keeping blocks of its own sizes.
 #include "cpucache.h"
 #include "fused_errors.h"
 
@@ -10,49 +19,146 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
 namespace {
 
 constexpr size_t kMinCached = size_t(1) << 20;  // smaller blocks: plain malloc (glibc reuses them itself)
-constexpr size_t kRound = size_t(1) << 16;      // cached sizes are multiples of 64 KiB
+constexpr size_t kRound = size_t(1) << 16;      // block sizes and offsets are multiples of 64 KiB
 
 void cache_delete(void *p);
 
+struct Segment;
+
+// Block is a run of a segment's memory, in use by one tensor or free.
+struct Block {
+  char *p;
+  size_t size;
+  Segment *seg;
+  Block *prev, *next;  // neighbours in the segment, by address
+  bool free;
+  bool warm;     // free and its pages still mapped (not given back with madvise)
+  uint64_t seq;  // when it was last freed: older blocks go first
+};
+
+// Segment is one allocation from the system.
+struct Segment {
+  void *base;
+  size_t size;
+};
+
+// Free blocks ordered by size, then address: lower_bound finds the best fit.
+struct BySize {
+  bool operator()(const Block *a, const Block *b) const {
+    return a->size != b->size ? a->size < b->size : a->p < b->p;
+  }
+};
+
+bool whole(const Block *b) { return b->prev == nullptr && b->next == nullptr; }
+
+// drop_pages gives the pages inside [p, p+n) back to the kernel; the range
+// stays ours and reads as zeros when touched again.
+void drop_pages(char *p, size_t n) {
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t a = (uintptr_t(p) + page - 1) / page * page, e = (uintptr_t(p) + n) / page * page;
+  if (e > a) madvise(reinterpret_cast<void *>(a), e - a, MADV_DONTNEED);
+}
+
 struct CachingCPUAllocator final : public c10::Allocator {
-  struct Free {
-    void *p;
-    uint64_t seq;  // when it was freed: older blocks go first
-  };
   mutable std::mutex mu;
-  mutable std::multimap<size_t, Free> free_blocks;   // size → block not in use
-  mutable std::unordered_map<void *, size_t> sizes;  // every block this allocator made, in use or free
-  mutable size_t cached = 0;                         // bytes in free_blocks
-  mutable size_t limit = 0;                          // most bytes kept free
+  mutable std::set<Block *, BySize> free_blocks;  // every free block
+  mutable std::unordered_map<void *, Block *> used;  // blocks in use, by address
+  mutable size_t cached = 0;  // bytes in warm free blocks
+  mutable size_t limit = 0;   // most bytes kept in warm free blocks
   mutable uint64_t seq = 0;
   mutable size_t hits = 0, misses = 0;
 
-  // evict_locked removes the oldest free blocks until at least `need` bytes
-  // are gone (or none is left) and returns them for freeing outside the lock.
-  void evict_locked(size_t need, std::vector<void *> &drop) const {
-    size_t freed = 0;
-    while (freed < need && !free_blocks.empty()) {
-      auto oldest = free_blocks.begin();
-      for (auto it = free_blocks.begin(); it != free_blocks.end(); ++it) {
-        if (it->second.seq < oldest->second.seq) oldest = it;
-      }
-      freed += oldest->first;
-      cached -= oldest->first;
-      sizes.erase(oldest->second.p);
-      drop.push_back(oldest->second.p);
-      free_blocks.erase(oldest);
+  void insert_free(Block *b) const {
+    b->free = true;
+    free_blocks.insert(b);
+    if (b->warm) cached += b->size;
+  }
+  void erase_free(Block *b) const {
+    free_blocks.erase(b);
+    if (b->warm) cached -= b->size;
+    b->free = false;
+  }
+
+  // take cuts `want` bytes off the front of free block b (already out of
+  // free_blocks) and returns the rest to the free blocks when it is worth
+  // keeping.
+  void take(Block *b, size_t want) const {
+    if (b->size - want >= kMinCached) {
+      Block *r = new Block{b->p + want, b->size - want, b->seg, b, b->next, false, b->warm, b->seq};
+      if (b->next != nullptr) b->next->prev = r;
+      b->next = r;
+      b->size = want;
+      insert_free(r);
     }
+    used[b->p] = b;
+  }
+
+  // free_segment_locked hands whole free block b's segment to drop, for
+  // freeing outside the lock.
+  void free_segment_locked(Block *b, std::vector<void *> &drop) const {
+    erase_free(b);
+    drop.push_back(b->seg->base);
+    delete b->seg;
+    delete b;
+  }
+
+  // shrink_locked brings the warm free bytes down to the limit: whole free
+  // segments go back to the system, oldest first; then the pages of the
+  // oldest free blocks (in segments partly in use) go back to the kernel.
+  // Segments to free are added to drop, for freeing outside the lock.
+  void shrink_locked(std::vector<void *> &drop) const {
+    while (cached > limit) {
+      Block *oldest = nullptr;
+      for (Block *b : free_blocks) {
+        if (whole(b) && b->warm && (oldest == nullptr || b->seq < oldest->seq)) oldest = b;
+      }
+      if (oldest == nullptr) break;
+      free_segment_locked(oldest, drop);
+    }
+    while (cached > limit) {
+      Block *oldest = nullptr;
+      for (Block *b : free_blocks) {
+        if (b->warm && (oldest == nullptr || b->seq < oldest->seq)) oldest = b;
+      }
+      if (oldest == nullptr) break;
+      drop_pages(oldest->p, oldest->size);
+      oldest->warm = false;
+      cached -= oldest->size;
+    }
+  }
+
+  // merge joins free block b with its free neighbour n (n == b->next), b
+  // staying; the result is warm only if both were, so a warm part's pages
+  // are dropped when it joins a cold one (cached counts warm bytes exactly).
+  void merge_locked(Block *b, Block *n) const {
+    if (b->warm != n->warm) {
+      Block *w = b->warm ? b : n;
+      drop_pages(w->p, w->size);
+    }
+    const bool warm = b->warm && n->warm;
+    erase_free(b);
+    erase_free(n);
+    b->size += n->size;
+    b->next = n->next;
+    if (n->next != nullptr) n->next->prev = b;
+    b->warm = warm;
+    delete n;
+    insert_free(b);
   }
 
   c10::DataPtr allocate(size_t n) const override {
@@ -64,68 +170,84 @@ struct CachingCPUAllocator final : public c10::Allocator {
     std::vector<void *> drop;
     {
       std::lock_guard<std::mutex> lock(mu);
-      // Best fit among blocks at most 1/8 larger than asked for.
-      auto it = free_blocks.lower_bound(want);
-      if (it != free_blocks.end() && it->first <= want + want / 8) {
-        void *p = it->second.p;
-        cached -= it->first;
-        free_blocks.erase(it);
-        hits++;
-        return {p, p, &cache_delete, c10::Device(c10::DeviceType::CPU)};
+      Block key{nullptr, want, nullptr, nullptr, nullptr, false, false, 0};
+      auto it = free_blocks.lower_bound(&key);
+      if (it != free_blocks.end()) {
+        Block *b = *it;
+        erase_free(b);
+        take(b, want);
+        if (b->warm) hits++; else misses++;
+        b->warm = true;
+        return {b->p, b->p, &cache_delete, c10::Device(c10::DeviceType::CPU)};
       }
-      // A size the cache cannot serve: give back as much of the oldest
-      // cached memory first, so that shapes that change (batches of varying
-      // length) do not pile unusable blocks on top of new ones.
       misses++;
-      evict_locked(want, drop);
+      // No free block holds it. Whole free segments smaller than it cannot
+      // serve it either: give back as many of their bytes as it needs,
+      // oldest first, so that shapes that grow (batches of varying length)
+      // replace segments instead of piling new ones on top of old ones.
+      size_t freed = 0;
+      while (freed < want) {
+        Block *oldest = nullptr;
+        for (Block *b : free_blocks) {
+          if (whole(b) && (oldest == nullptr || b->seq < oldest->seq)) oldest = b;
+        }
+        if (oldest == nullptr) break;
+        freed += oldest->size;
+        free_segment_locked(oldest, drop);
+      }
     }
     for (void *q : drop) c10::free_cpu(q);
+    // A new segment of exactly this size.
     void *p = c10::alloc_cpu(want);
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      sizes[p] = want;
-    }
+    std::lock_guard<std::mutex> lock(mu);
+    auto *seg = new Segment{p, want};
+    used[p] = new Block{static_cast<char *>(p), want, seg, nullptr, nullptr, false, true, 0};
     return {p, p, &cache_delete, c10::Device(c10::DeviceType::CPU)};
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &cache_delete; }
 
-  // release returns block p (made here) to the cache, dropping the oldest
-  // free blocks if it does not fit, or to the system when it is larger than
-  // the limit.
+  // release returns block p (made here) to the free blocks, merged with the
+  // free blocks beside it, and then keeps the warm free bytes within the
+  // limit.
   void release(void *p) const {
     std::unique_lock<std::mutex> lock(mu);
-    auto it = sizes.find(p);
-    if (it == sizes.end()) {  // a small block from raw_allocate
+    auto it = used.find(p);
+    if (it == used.end()) {  // a small block from raw_allocate
       lock.unlock();
       c10::free_cpu(p);
       return;
     }
-    const size_t n = it->second;
-    std::vector<void *> drop;
-    if (n <= limit) {
-      if (cached + n > limit) evict_locked(cached + n - limit, drop);
-      free_blocks.emplace(n, Free{p, seq++});
-      cached += n;
-    } else {
-      sizes.erase(it);
-      drop.push_back(p);
+    Block *b = it->second;
+    used.erase(it);
+    b->seq = seq++;
+    b->warm = true;
+    insert_free(b);
+    if (b->next != nullptr && b->next->free) merge_locked(b, b->next);
+    if (b->prev != nullptr && b->prev->free) {
+      Block *a = b->prev;
+      a->seq = b->seq;
+      merge_locked(a, b);
+      b = a;
     }
+    std::vector<void *> drop;
+    // A whole segment whose pages are gone is worth nothing kept.
+    if (whole(b) && !b->warm) free_segment_locked(b, drop);
+    shrink_locked(drop);
     lock.unlock();
     for (void *q : drop) c10::free_cpu(q);
   }
 
-  // trim frees every cached block.
+  // trim gives back every free block: whole free segments to the system,
+  // the pages of free blocks in segments still partly in use to the kernel.
   void trim() const {
     std::vector<void *> drop;
     {
       std::lock_guard<std::mutex> lock(mu);
-      for (auto &kv : free_blocks) {
-        sizes.erase(kv.second.p);
-        drop.push_back(kv.second.p);
-      }
-      free_blocks.clear();
-      cached = 0;
+      const size_t keep = limit;
+      limit = 0;
+      shrink_locked(drop);
+      limit = keep;
     }
     for (void *q : drop) c10::free_cpu(q);
   }
@@ -150,21 +272,26 @@ char *gl_cpu_cache_enable(int64_t limit_bytes) {
       // blocks still in use come back here when freed and are released.
       if (g_cache == nullptr) return nullptr;
       c10::SetCPUAllocator(c10::GetDefaultCPUAllocator(), /*priority=*/100);
+      std::vector<void *> drop;
       {
         std::lock_guard<std::mutex> l(g_cache->mu);
         g_cache->limit = 0;
+        g_cache->shrink_locked(drop);
       }
-      g_cache->trim();
+      for (void *q : drop) c10::free_cpu(q);
       return nullptr;
     }
     if (g_cache == nullptr) {
       // Never destroyed: tensors made through it may outlive any caller.
       g_cache = new CachingCPUAllocator();
     }
+    std::vector<void *> drop;
     {
       std::lock_guard<std::mutex> l(g_cache->mu);
       g_cache->limit = size_t(limit_bytes);
+      g_cache->shrink_locked(drop);
     }
+    for (void *q : drop) c10::free_cpu(q);
     c10::SetCPUAllocator(g_cache, /*priority=*/100);
     return nullptr;
   GL_CATCH

@@ -63,11 +63,6 @@ type Result struct {
 	Adapter *lora.Adapter
 }
 
-// trainCPUCacheBytes caps the freed CPU memory kept for reuse while
-// training: enough for a step's activations and gradients at pythia-70m,
-// batch 4 × 512 (the cache then adds well under a tenth to peak RSS).
-const trainCPUCacheBytes = 2 << 30
-
 // ErrCancelled is returned (wrapped) when ctx ends training early; the
 // message names the checkpoint that was saved.
 var ErrCancelled = errors.New("training cancelled")
@@ -151,10 +146,11 @@ func (t *Trainer) Run(ctx context.Context) (Result, error) {
 	if err := r.ddpStart(); err != nil {
 		return Result{}, err
 	}
-	// Freed CPU blocks go to the next step's tensors of the same size instead
-	// of back to the kernel (torch.EnableCPUCache; about a tenth of a step).
+	// Freed CPU memory goes to the next tensors instead of back to the
+	// kernel, which would fault in and zero it again at every step
+	// (torch.EnableCPUCache).
 	if t.Model.Device == torch.CPU && torch.CPUCacheInfo().LimitBytes == 0 {
-		if err := torch.EnableCPUCache(trainCPUCacheBytes); err != nil {
+		if err := torch.EnableCPUCache(torch.DefaultCPUCacheBytes()); err != nil {
 			return Result{}, fmt.Errorf("train: %w", err)
 		}
 		defer func() { _ = torch.EnableCPUCache(0) }()
