@@ -6,6 +6,7 @@ config.json's shape with random fp32 weights. Prints one JSON line, like bench/f
 """
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -70,8 +71,13 @@ def main():
             opt.zero_grad(set_to_none=True)
             if step > 0:
                 times.append(time.perf_counter() - start)
+            else:
+                ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        user, sys_ = ru.ru_utime - ru0.ru_utime, ru.ru_stime - ru0.ru_stime
         out.update(mode="train", batch=a.batch, seq=a.seq, steps=a.steps,
-                   tokens_per_s=a.batch * a.seq / min(times))
+                   tokens_per_s=a.batch * a.seq / min(times),
+                   kernel_cpu_share=sys_ / (user + sys_), peak_rss_mb=ru.ru_maxrss / 1024)
     print(json.dumps(out))
 
 

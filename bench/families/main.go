@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -167,10 +168,14 @@ func trainTokens(m *model.Model, batch, seq, steps int, out map[string]any) erro
 	a.PerDeviceTrainBatchSize, a.GradientAccumulationStep = batch, 1
 	a.Shuffle, a.GroupByLength, a.LoggingSteps, a.SaveStrategy = false, new(bool), 1, "no"
 	var stamps []time.Time
+	var usage []syscall.Rusage
 	tr := &train.Trainer{Args: a, Model: m, Train: rows, PadID: 0, Log: zerolog.Nop(),
 		OnLog: func(e train.LogEntry) {
 			if e.Loss != nil {
 				stamps = append(stamps, time.Now())
+				var ru syscall.Rusage
+				_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+				usage = append(usage, ru)
 			}
 		}}
 	if _, err := tr.Run(context.Background()); err != nil {
@@ -181,5 +186,12 @@ func trainTokens(m *model.Model, batch, seq, steps int, out map[string]any) erro
 		best = max(best, float64(batch*seq)/stamps[i].Sub(stamps[i-1]).Seconds())
 	}
 	out["mode"], out["batch"], out["seq"], out["steps"], out["tokens_per_s"] = "train", batch, seq, len(stamps)-1, best
+	if n := len(usage); n > 1 {
+		sec := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+		user := sec(usage[n-1].Utime) - sec(usage[0].Utime)
+		sys := sec(usage[n-1].Stime) - sec(usage[0].Stime)
+		out["kernel_cpu_share"] = sys / (user + sys)
+		out["peak_rss_mb"] = float64(usage[n-1].Maxrss) / 1024 // kB on Linux
+	}
 	return nil
 }
