@@ -23,9 +23,10 @@ type CPUCacheStats struct {
 // gradients and temporaries at every step; glibc returns blocks of 32 MiB
 // and more to the kernel at once, so without the cache every step maps them
 // again and the kernel faults in and zeroes every page. On a virtual
-// machine that is dear: a third of a Qwen2.5-0.5B-shaped step's CPU time
-// went to the kernel (bench/RESULTS.md, families section). PyTorch users get
-// a similar effect by preloading jemalloc or tcmalloc.
+// machine that is dear: HF's training steps, whose allocator gives such
+// memory back, spent about half their CPU time in the kernel
+// (bench/RESULTS.md, families section). PyTorch users get a similar effect
+// by preloading jemalloc or tcmalloc.
 //
 // Memory comes from the system in segments, one per allocation the cache
 // could not serve, and each is cut into blocks as needed: a tensor gets the
@@ -55,10 +56,12 @@ func EnableCPUCache(limitBytes int64) error {
 
 // DefaultCPUCacheBytes is the limit the trainer gives EnableCPUCache: half
 // of the machine's physical memory, and at least 2 GiB. A step's free
-// memory between its phases is about its activations (2.3 GB at a
-// 6-layer Qwen2.5-0.5B shape, batch 4 × 512), so a fixed small limit would
-// send most of it back to the kernel at every step; and what the cache holds
-// was in use by the same process moments before.
+// memory between its phases is about its activations: gigabytes at the
+// families benchmark's shapes (Qwen2.5-0.5B, batch 4 × 512: its peak RSS
+// is 4–5 GB above the 7.9 GB of weights, gradients and AdamW state), so a
+// fixed small limit would send most of it back to the kernel at every
+// step; and what the cache holds was in use by the same process moments
+// before.
 func DefaultCPUCacheBytes() int64 {
 	const least = 2 << 30
 	pages, size := int64(C.sysconf(C._SC_PHYS_PAGES)), int64(C.sysconf(C._SC_PAGESIZE))
