@@ -160,5 +160,7 @@ in one call (DecodeAttentionGrouped), gate and up with SiLU⊙ as one job (RowLi
 (RMSNormRows), and greedy decoding screens the output projection (ArgmaxLinear, tied or not; int8 products with vpmaddubsw). Training uses the
 chunked loss head (LinearCrossEntropy; `lm_head` has no bias), the one-op rotary (torch.Rotary, float32 CPU), RMSNorm as one autograd op (torch.RMSNorm) and
 the one-pass AdamW. Training keeps freed CPU memory for the next tensors (torch.EnableCPUCache: a splitting, merging
-cache whose free memory is capped at half the machine's RAM), so steps after the first take no page faults.""")
+cache whose free memory is capped at half the machine's RAM). It grows over the warm-up and the first timed step (the
+AdamW state, made at the end of the warm-up, takes memory that step had freed); the steps after it take no page faults,
+so golamini's kernel share above comes from that first timed step.""")
 PY
