@@ -38,23 +38,15 @@ constexpr size_t kRound = size_t(1) << 16;      // block sizes and offsets are m
 
 void cache_delete(void *p);
 
-struct Segment;
-
 // Block is a run of a segment's memory, in use by one tensor or free.
 struct Block {
   char *p;
   size_t size;
-  Segment *seg;
+  void *base;          // its segment's start: what the system gave, and takes back
   Block *prev, *next;  // neighbours in the segment, by address
   bool free;
   bool warm;     // free and its pages still mapped (not given back with madvise)
   uint64_t seq;  // when it was last freed: older blocks go first
-};
-
-// Segment is one allocation from the system.
-struct Segment {
-  void *base;
-  size_t size;
 };
 
 // Free blocks ordered by size, then address: lower_bound finds the best fit.
@@ -99,7 +91,7 @@ struct CachingCPUAllocator final : public c10::Allocator {
   // keeping.
   void take(Block *b, size_t want) const {
     if (b->size - want >= kMinCached) {
-      Block *r = new Block{b->p + want, b->size - want, b->seg, b, b->next, false, b->warm, b->seq};
+      Block *r = new Block{b->p + want, b->size - want, b->base, b, b->next, false, b->warm, b->seq};
       if (b->next != nullptr) b->next->prev = r;
       b->next = r;
       b->size = want;
@@ -112,29 +104,33 @@ struct CachingCPUAllocator final : public c10::Allocator {
   // freeing outside the lock.
   void free_segment_locked(Block *b, std::vector<void *> &drop) const {
     erase_free(b);
-    drop.push_back(b->seg->base);
-    delete b->seg;
+    drop.push_back(b->base);
     delete b;
   }
 
-  // shrink_locked brings the warm free bytes down to the limit: whole free
+  // oldest_locked returns the warm free block freed longest ago, among whole
+  // free segments only when whole_only is set; nullptr when there is none.
+  // (A whole free segment is always warm: release frees it once cold.)
+  Block *oldest_locked(bool whole_only) const {
+    Block *oldest = nullptr;
+    for (Block *b : free_blocks) {
+      if (b->warm && (!whole_only || whole(b)) && (oldest == nullptr || b->seq < oldest->seq)) oldest = b;
+    }
+    return oldest;
+  }
+
+  // shrink_locked brings the warm free bytes down to lim: whole free
   // segments go back to the system, oldest first; then the pages of the
   // oldest free blocks (in segments partly in use) go back to the kernel.
   // Segments to free are added to drop, for freeing outside the lock.
-  void shrink_locked(std::vector<void *> &drop) const {
-    while (cached > limit) {
-      Block *oldest = nullptr;
-      for (Block *b : free_blocks) {
-        if (whole(b) && b->warm && (oldest == nullptr || b->seq < oldest->seq)) oldest = b;
-      }
+  void shrink_locked(size_t lim, std::vector<void *> &drop) const {
+    while (cached > lim) {
+      Block *oldest = oldest_locked(true);
       if (oldest == nullptr) break;
       free_segment_locked(oldest, drop);
     }
-    while (cached > limit) {
-      Block *oldest = nullptr;
-      for (Block *b : free_blocks) {
-        if (b->warm && (oldest == nullptr || b->seq < oldest->seq)) oldest = b;
-      }
+    while (cached > lim) {
+      Block *oldest = oldest_locked(false);
       if (oldest == nullptr) break;
       drop_pages(oldest->p, oldest->size);
       oldest->warm = false;
@@ -187,10 +183,7 @@ struct CachingCPUAllocator final : public c10::Allocator {
       // replace segments instead of piling new ones on top of old ones.
       size_t freed = 0;
       while (freed < want) {
-        Block *oldest = nullptr;
-        for (Block *b : free_blocks) {
-          if (whole(b) && (oldest == nullptr || b->seq < oldest->seq)) oldest = b;
-        }
+        Block *oldest = oldest_locked(true);
         if (oldest == nullptr) break;
         freed += oldest->size;
         free_segment_locked(oldest, drop);
@@ -200,8 +193,7 @@ struct CachingCPUAllocator final : public c10::Allocator {
     // A new segment of exactly this size.
     void *p = c10::alloc_cpu(want);
     std::lock_guard<std::mutex> lock(mu);
-    auto *seg = new Segment{p, want};
-    used[p] = new Block{static_cast<char *>(p), want, seg, nullptr, nullptr, false, true, 0};
+    used[p] = new Block{static_cast<char *>(p), want, p, nullptr, nullptr, false, true, 0};
     return {p, p, &cache_delete, c10::Device(c10::DeviceType::CPU)};
   }
 
@@ -233,21 +225,21 @@ struct CachingCPUAllocator final : public c10::Allocator {
     std::vector<void *> drop;
     // A whole segment whose pages are gone is worth nothing kept.
     if (whole(b) && !b->warm) free_segment_locked(b, drop);
-    shrink_locked(drop);
+    shrink_locked(limit, drop);
     lock.unlock();
     for (void *q : drop) c10::free_cpu(q);
   }
 
-  // trim gives back every free block: whole free segments to the system,
-  // the pages of free blocks in segments still partly in use to the kernel.
-  void trim() const {
+  // shrink sets the limit (when set_limit) and brings the warm free bytes
+  // down to lim. shrink(0, false) is trim: every free block given back,
+  // whole free segments to the system, the pages of free blocks in segments
+  // still partly in use to the kernel.
+  void shrink(size_t lim, bool set_limit) const {
     std::vector<void *> drop;
     {
       std::lock_guard<std::mutex> lock(mu);
-      const size_t keep = limit;
-      limit = 0;
-      shrink_locked(drop);
-      limit = keep;
+      if (set_limit) limit = lim;
+      shrink_locked(lim, drop);
     }
     for (void *q : drop) c10::free_cpu(q);
   }
@@ -272,33 +264,21 @@ char *gl_cpu_cache_enable(int64_t limit_bytes) {
       // blocks still in use come back here when freed and are released.
       if (g_cache == nullptr) return nullptr;
       c10::SetCPUAllocator(c10::GetDefaultCPUAllocator(), /*priority=*/100);
-      std::vector<void *> drop;
-      {
-        std::lock_guard<std::mutex> l(g_cache->mu);
-        g_cache->limit = 0;
-        g_cache->shrink_locked(drop);
-      }
-      for (void *q : drop) c10::free_cpu(q);
+      g_cache->shrink(0, true);
       return nullptr;
     }
     if (g_cache == nullptr) {
       // Never destroyed: tensors made through it may outlive any caller.
       g_cache = new CachingCPUAllocator();
     }
-    std::vector<void *> drop;
-    {
-      std::lock_guard<std::mutex> l(g_cache->mu);
-      g_cache->limit = size_t(limit_bytes);
-      g_cache->shrink_locked(drop);
-    }
-    for (void *q : drop) c10::free_cpu(q);
+    g_cache->shrink(size_t(limit_bytes), true);
     c10::SetCPUAllocator(g_cache, /*priority=*/100);
     return nullptr;
   GL_CATCH
 }
 
 void gl_cpu_cache_trim(void) {
-  if (g_cache != nullptr) g_cache->trim();
+  if (g_cache != nullptr) g_cache->shrink(0, false);
 }
 
 void gl_cpu_cache_stats(int64_t *cached, int64_t *limit, int64_t *hits, int64_t *misses) {

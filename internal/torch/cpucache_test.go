@@ -9,15 +9,7 @@ import (
 // next tensor of about the same size, values stay right, and turning it off
 // frees the cache and puts libtorch's allocator back.
 func TestCPUCacheReusesBlocks(t *testing.T) {
-	err := Do(context.Background(), func() error {
-		if err := EnableCPUCache(64 << 20); err != nil {
-			return err
-		}
-		defer func() {
-			if err := EnableCPUCache(0); err != nil {
-				t.Error(err)
-			}
-		}()
+	withCPUCache(t, 64<<20, func() error {
 		before := CPUCacheInfo()
 		for i := range 5 {
 			s := NewScope()
@@ -52,9 +44,6 @@ func TestCPUCacheReusesBlocks(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if c := CPUCacheInfo(); c.CachedBytes != 0 || c.LimitBytes != 0 {
 		t.Errorf("after disabling: %+v", c)
 	}
@@ -66,15 +55,7 @@ func TestCPUCacheReusesBlocks(t *testing.T) {
 // still partly in use go back to the kernel.
 func TestCPUCacheSplitsAndMerges(t *testing.T) {
 	const mib = 1 << 20
-	err := Do(context.Background(), func() error {
-		if err := EnableCPUCache(1 << 30); err != nil {
-			return err
-		}
-		defer func() {
-			if err := EnableCPUCache(0); err != nil {
-				t.Error(err)
-			}
-		}()
+	withCPUCache(t, 1<<30, func() error {
 		TrimCPUCache()
 		// alloc makes a tensor of n MiB filled with v, in its own scope.
 		type held struct {
@@ -138,6 +119,23 @@ func TestCPUCacheSplitsAndMerges(t *testing.T) {
 			t.Errorf("cache holds %d bytes over its limit %d", c5.CachedBytes, c5.LimitBytes)
 		}
 		return nil
+	})
+}
+
+// withCPUCache runs fn on the torch worker with the CPU cache enabled at
+// limit bytes, and disables it afterwards.
+func withCPUCache(t *testing.T, limit int64, fn func() error) {
+	t.Helper()
+	err := Do(context.Background(), func() error {
+		if err := EnableCPUCache(limit); err != nil {
+			return err
+		}
+		defer func() {
+			if err := EnableCPUCache(0); err != nil {
+				t.Error(err)
+			}
+		}()
+		return fn()
 	})
 	if err != nil {
 		t.Fatal(err)
